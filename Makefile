@@ -1,0 +1,101 @@
+# tcpsight: sudo make run | sudo make test | make bench
+CC ?= cc
+CLANG ?= clang
+BPFTOOL ?= bpftool
+ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+
+PKGS := libbpf libmnl libelf zlib
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CFLAGS ?= -O2 -g
+CFLAGS += -Wall -Wextra -Werror -std=gnu11 -Ibuild $(PKG_CFLAGS) $(EXTRA_CFLAGS)
+LDLIBS += $(PKG_LIBS) -lm
+
+# Everything build, tests and bench need, from Debian.
+DEB_PKGS := clang llvm libbpf-dev libmnl-dev libelf-dev zlib1g-dev bpftool \
+	pkg-config iproute2 nftables python3 valgrind libbpf-tools make gcc
+
+B := build
+COMMON := $(B)/session.o $(B)/payload.o $(B)/output.o $(B)/opts.o
+POLLER := $(B)/poller.o $(B)/owners.o
+TRACER := $(B)/tracer.o
+ENGINE := $(B)/engine.o $(COMMON) $(POLLER) $(TRACER)
+SKELS := $(B)/tcpclose.skel.h
+TOOLS := tcptop
+TESTS := $(B)/test_session $(B)/test_parser $(B)/capture_dump
+BENCH := bench/tcpload bench/baredump bench/pollbench
+
+.SECONDARY:
+.PHONY: all deps run test bench clean check-deps
+all: $(TOOLS)
+
+# Only when something is missing: a machine that has it all stays offline.
+deps:
+	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
+		grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing:" $$missing; \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing; \
+	fi
+
+run: deps
+	$(MAKE) all
+	./tcptop
+
+$(B):
+	mkdir -p $@
+
+# vmlinux.h is generated from this machine's BTF, not committed: CO-RE
+# relocates against the running kernel anyway, and a 3 MB generated header
+# in the tree would only go stale.
+bpf/vmlinux.h:
+	@test -r /sys/kernel/btf/vmlinux || { echo "kernel has no BTF (/sys/kernel/btf/vmlinux): cannot build the BPF side" >&2; exit 1; }
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
+
+$(B)/%.bpf.o: bpf/%.bpf.c bpf/tcpsight.h bpf/vmlinux.h | $(B)
+	$(CLANG) -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_$(ARCH) -Ibpf -c $< -o $@
+
+$(B)/%.skel.h: $(B)/%.bpf.o
+	$(BPFTOOL) gen skeleton $< name $* > $@.tmp && mv $@.tmp $@
+
+$(B)/%.o: common/%.c common/*.h bpf/tcpsight.h | $(B)
+	$(CC) $(CFLAGS) -c $< -o $@
+$(B)/%.o: poller/%.c poller/*.h common/*.h | $(B)
+	$(CC) $(CFLAGS) -c $< -o $@
+$(B)/%.o: tracer/%.c tracer/*.h $(SKELS) | $(B)
+	$(CC) $(CFLAGS) -c $< -o $@
+$(B)/%.o: tools/%.c tools/*.h common/*.h tracer/*.h poller/*.h | $(B)
+	$(CC) $(CFLAGS) -c $< -o $@
+$(B)/%.o: tests/%.c common/*.h poller/*.h | $(B)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+tcptop: $(B)/tcptop.o $(ENGINE)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+$(B)/test_session: $(B)/test_session.o $(COMMON)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+$(B)/test_parser: $(B)/test_parser.o $(COMMON) $(POLLER)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+$(B)/capture_dump: $(B)/capture_dump.o $(COMMON) $(POLLER)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+bench/tcpload: bench/tcpload.c
+	$(CC) $(CFLAGS) $< -o $@ -lpthread
+bench/baredump: bench/baredump.c
+	$(CC) $(CFLAGS) $< -o $@ $(PKG_LIBS)
+bench/pollbench: $(B)/pollbench.o $(COMMON) $(POLLER)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+$(B)/pollbench.o: bench/pollbench.c poller/*.h common/*.h | $(B)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+test: deps
+	$(MAKE) all $(TESTS) $(BENCH)
+	tests/run
+
+bench: deps
+	$(MAKE) all $(BENCH)
+	bench/poll-cost $(if $(QUICK),--quick)
+
+clean:
+	rm -rf $(B) $(TOOLS) $(BENCH) bpf/vmlinux.h

@@ -1,0 +1,308 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Close-path probe: one event per TCP socket entering TCP_CLOSE, with its
+ * final counters.  Every hook here fires a bounded number of times per
+ * connection (state changes, accept, reset), never per send or receive.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include "tcpsight.h"
+
+#define AF_INET 2
+#define AF_INET6 10
+#define IPPROTO_TCP 6
+#define MAX_PORTS 8
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Set before load (read-only afterwards): filters run here, in the kernel. */
+const volatile __u32 target_netns = 0;
+const volatile __u32 filter_pid = 0;
+const volatile __u16 filter_family = 0;
+const volatile __u16 filter_lports[MAX_PORTS] = {};
+const volatile __u16 filter_rports[MAX_PORTS] = {};
+const volatile __u32 n_lports = 0;
+const volatile __u32 n_rports = 0;
+/* tcptop drains once per interval; tcplife waits on the ring. */
+const volatile bool rb_wakeup = false;
+
+/* What earlier state changes taught us about a live socket. */
+struct birth {
+	__u64 ts;			/* 0: born before attach */
+	__u32 pid;
+	__u8 flags;			/* TS_CF_ACTIVE_KNOWN | TS_CF_ACTIVE | TS_CF_OWNER */
+	__u8 rst_in;			/* peer reset it: softirq closes it */
+	char comm[TS_COMM_LEN];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);		/* struct sock address */
+	__type(value, struct birth);
+} births SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 20);
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} lost SEC(".maps");
+
+static __always_inline bool sock_wanted(const struct sock *sk)
+{
+	__u16 family;
+
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return false;
+	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (family != AF_INET && family != AF_INET6)
+		return false;
+	if (filter_family && family != filter_family)
+		return false;
+	if (target_netns &&
+	    BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum) != target_netns)
+		return false;
+	return true;
+}
+
+static __always_inline bool port_in(__u16 port, const volatile __u16 *ports,
+				    __u32 n)
+{
+	int i;
+
+	if (!n)
+		return true;
+	for (i = 0; i < MAX_PORTS; i++)
+		if (i < n && ports[i] == port)
+			return true;
+	return false;
+}
+
+static __always_inline void set_owner(struct birth *b)
+{
+	b->pid = bpf_get_current_pid_tgid() >> 32;
+	bpf_get_current_comm(b->comm, sizeof(b->comm));
+	b->flags |= TS_CF_OWNER;
+}
+
+static __always_inline struct birth *birth_of(const struct sock *sk, bool create)
+{
+	__u64 key = (__u64)sk;
+	struct birth zero = {}, *b;
+
+	b = bpf_map_lookup_elem(&births, &key);
+	if (b || !create)
+		return b;
+	bpf_map_update_elem(&births, &key, &zero, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&births, &key);
+}
+
+static __always_inline void on_birth(const struct sock *sk, bool active)
+{
+	__u64 key = (__u64)sk;
+	struct birth b = {};
+
+	b.ts = bpf_ktime_get_ns();
+	b.flags = TS_CF_ACTIVE_KNOWN;
+	/* connect() runs in the owner's context; a SYN_RECV child is born in softirq. */
+	if (active) {
+		b.flags |= TS_CF_ACTIVE;
+		set_owner(&b);
+	}
+	bpf_map_update_elem(&births, &key, &b, BPF_ANY);
+}
+
+/*
+ * At TCP_CLOSE inet_put_port() has already zeroed inet_num; inet_sport
+ * still holds the local port.
+ */
+static __always_inline void fill_addrs(struct ts_close_event *e,
+				       const struct sock *sk)
+{
+	const struct inet_sock *inet = (const struct inet_sock *)sk;
+
+	e->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	e->lport = __builtin_bswap16(BPF_CORE_READ(inet, inet_sport));
+	e->rport = __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (e->family == AF_INET) {
+		bpf_core_read(e->laddr, 4, &sk->__sk_common.skc_rcv_saddr);
+		bpf_core_read(e->raddr, 4, &sk->__sk_common.skc_daddr);
+	} else {
+		bpf_core_read(e->laddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(e->raddr, 16, &sk->__sk_common.skc_v6_daddr);
+	}
+}
+
+static __always_inline bool fin_was_queued(int oldstate)
+{
+	return oldstate == TCP_FIN_WAIT1 || oldstate == TCP_FIN_WAIT2 ||
+	       oldstate == TCP_CLOSING || oldstate == TCP_LAST_ACK;
+}
+
+static __always_inline __u8 counter_flags(const struct sock *sk, int oldstate)
+{
+	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+	unsigned long skflags = BPF_CORE_READ(sk, __sk_common.skc_flags);
+	__u8 flags = 0;
+
+	if (fin_was_queued(oldstate) &&
+	    BPF_CORE_READ(tp, snd_una) == BPF_CORE_READ(tp, write_seq))
+		flags |= TS_CF_FIN_ACKED;
+	if (skflags & (1UL << SOCK_DONE))
+		flags |= TS_CF_PEER_FIN;
+	return flags;
+}
+
+static __always_inline void count_lost(void)
+{
+	__u32 zero = 0;
+	__u64 *n = bpf_map_lookup_elem(&lost, &zero);
+
+	if (n)
+		(*n)++;
+}
+
+/*
+ * ESTABLISHED/CLOSE_WAIT -> CLOSE without a reset from the peer is the
+ * owner's own abortive close(), in its context.
+ */
+static __always_inline bool owner_is_current(int oldstate, struct birth *b)
+{
+	if (b && b->rst_in)
+		return false;
+	return oldstate == TCP_ESTABLISHED || oldstate == TCP_CLOSE_WAIT;
+}
+
+static __always_inline void on_close(const struct sock *sk, int oldstate)
+{
+	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+	__u64 key = (__u64)sk;
+	struct ts_close_event *e;
+	struct birth *b;
+
+	b = bpf_map_lookup_elem(&births, &key);
+	if (filter_pid && (!b || !(b->flags & TS_CF_OWNER) || b->pid != filter_pid))
+		goto out;
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count_lost();
+		goto out;
+	}
+	e->cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+	e->close_ns = bpf_ktime_get_ns();
+	e->bytes_acked = BPF_CORE_READ(tp, bytes_acked);
+	e->bytes_received = BPF_CORE_READ(tp, bytes_received);
+	e->oldstate = oldstate;
+	e->flags = counter_flags(sk, oldstate);
+	e->birth_ns = 0;
+	e->pid = 0;
+	__builtin_memset(e->comm, 0, sizeof(e->comm));
+	__builtin_memset(e->laddr, 0, sizeof(e->laddr));
+	__builtin_memset(e->raddr, 0, sizeof(e->raddr));
+	fill_addrs(e, sk);
+	if (b) {
+		e->birth_ns = b->ts;
+		e->flags |= b->flags;
+		e->pid = b->pid;
+		__builtin_memcpy(e->comm, b->comm, sizeof(e->comm));
+	}
+	if (!(e->flags & TS_CF_OWNER) && owner_is_current(oldstate, b)) {
+		e->pid = bpf_get_current_pid_tgid() >> 32;
+		bpf_get_current_comm(e->comm, sizeof(e->comm));
+		e->flags |= TS_CF_OWNER;
+	}
+	if (!port_in(e->lport, filter_lports, n_lports) ||
+	    !port_in(e->rport, filter_rports, n_rports)) {
+		bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
+		goto out;
+	}
+	bpf_ringbuf_submit(e, rb_wakeup ? 0 : BPF_RB_NO_WAKEUP);
+out:
+	bpf_map_delete_elem(&births, &key);
+}
+
+SEC("raw_tracepoint/inet_sock_set_state")
+int BPF_PROG(ts_set_state, const struct sock *sk, int oldstate, int newstate)
+{
+	struct birth *b;
+
+	if (!sock_wanted(sk))
+		return 0;
+	switch (newstate) {
+	case TCP_SYN_SENT:
+		on_birth(sk, true);
+		break;
+	case TCP_SYN_RECV:
+		on_birth(sk, false);
+		break;
+	case TCP_FIN_WAIT1:
+	case TCP_LAST_ACK:
+		/* close()/shutdown() by the owner, in its own context. */
+		b = birth_of(sk, true);
+		if (b && !(b->flags & TS_CF_OWNER))
+			set_owner(b);
+		break;
+	case TCP_CLOSE:
+		on_close(sk, oldstate);
+		break;
+	}
+	return 0;
+}
+
+SEC("raw_tracepoint/tcp_receive_reset")
+int BPF_PROG(ts_receive_reset, const struct sock *sk)
+{
+	struct birth *b;
+
+	if (!sock_wanted(sk))
+		return 0;
+	b = birth_of(sk, true);
+	if (b)
+		b->rst_in = 1;
+	return 0;
+}
+
+/* accept() returns in the owner's context: the one place a passive socket meets it. */
+static __always_inline int on_accept(long ret)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct file **fds;
+	struct file *file;
+	struct socket *sock;
+	struct sock *sk;
+	struct birth *b;
+
+	if (ret < 0)
+		return 0;
+	fds = BPF_CORE_READ(task, files, fdt, fd);
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[ret]) || !file)
+		return 0;
+	sock = BPF_CORE_READ(file, private_data);
+	sk = BPF_CORE_READ(sock, sk);
+	if (!sk || !sock_wanted(sk))
+		return 0;
+	b = birth_of(sk, true);
+	if (b)
+		set_owner(b);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept4")
+int ts_exit_accept4(struct trace_event_raw_sys_exit *ctx)
+{
+	return on_accept(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept")
+int ts_exit_accept(struct trace_event_raw_sys_exit *ctx)
+{
+	return on_accept(ctx->ret);
+}

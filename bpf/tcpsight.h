@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Event structs shared by the BPF programs and userspace. */
+#ifndef TCPSIGHT_BPF_H
+#define TCPSIGHT_BPF_H
+
+#define TS_COMM_LEN 16
+
+/* ts_close_event.flags */
+#define TS_CF_ACTIVE_KNOWN	0x01	/* probe saw the socket born (SYN_SENT or SYN_RECV) */
+#define TS_CF_ACTIVE		0x02	/* it called connect(): its SYN is in bytes_acked */
+#define TS_CF_FIN_ACKED		0x04	/* its own FIN was acknowledged: +1 in bytes_acked */
+#define TS_CF_PEER_FIN		0x08	/* SOCK_DONE: the peer's FIN is in bytes_received */
+#define TS_CF_OWNER		0x10	/* pid/comm name the owner (see README) */
+
+/* One TCP socket entering TCP_CLOSE. */
+struct ts_close_event {
+	__u64 cookie;		/* 0: nobody ever asked for it */
+	__u64 birth_ns;		/* CLOCK_MONOTONIC (bpf_ktime_get_ns); 0: born before attach */
+	__u64 close_ns;
+	__u64 bytes_acked;
+	__u64 bytes_received;
+	__u32 pid;
+	__u16 family;
+	__u16 lport;		/* host order */
+	__u16 rport;
+	__u8 oldstate;
+	__u8 flags;
+	__u8 laddr[16];
+	__u8 raddr[16];
+	char comm[TS_COMM_LEN];
+};
+
+#endif

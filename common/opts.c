@@ -1,0 +1,80 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "opts.h"
+
+void ts_usage_error(const char *prog, const char *usage, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n%s", usage);
+	exit(2);
+}
+
+bool ts_parse_size(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!s || !*s || *s == '-' || *s == '+')
+		return false;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+bool ts_parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out)
+{
+	uint64_t v;
+
+	if (!ts_parse_size(s, min, max, &v))
+		return false;
+	*out = (uint32_t)v;
+	return true;
+}
+
+bool ts_parse_interval(const char *s, double *out)
+{
+	double v;
+	char *end;
+
+	if (!s || !*s)
+		return false;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || *end || !isfinite(v) || v <= 0 || v > 86400)
+		return false;
+	*out = v;
+	return true;
+}
+
+bool ts_parse_ports(const char *s, uint16_t *ports, unsigned int *n,
+		    unsigned int max)
+{
+	char buf[256], *tok, *save = NULL;
+
+	if (!s || strlen(s) >= sizeof(buf))
+		return false;
+	strcpy(buf, s);
+	*n = 0;
+	for (tok = strtok_r(buf, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		uint32_t port;
+
+		if (*n == max || !ts_parse_u32(tok, 1, 65535, &port))
+			return false;
+		ports[(*n)++] = (uint16_t)port;
+	}
+	return *n > 0;
+}

@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Addresses and output formats shared by tcptop and tcplife. */
+#ifndef TS_OUTPUT_H
+#define TS_OUTPUT_H
+
+#include <stdio.h>
+#include "session.h"
+
+#define TS_ADDR_LEN 46			/* INET6_ADDRSTRLEN */
+
+void ts_addr_str(const struct ts_tuple *t, bool local, char *buf, size_t len);
+/* "addr:port", IPv6 as "[addr]:port" only when @brackets. */
+void ts_endpoint_str(const struct ts_tuple *t, bool local, bool brackets,
+		     char *buf, size_t len);
+int ts_family_num(uint16_t family);
+/* A JSON string literal, escaped; NULL prints null. */
+void ts_json_str(FILE *f, const char *s);
+void ts_json_pid(FILE *f, uint32_t pid, const char *comm);
+
+/* tcptop */
+struct ts_top_fmt {
+	double ts;			/* unix seconds, end of interval */
+	double interval;		/* seconds */
+	uint64_t lost;			/* close events lost this interval */
+};
+void ts_top_json(FILE *f, const struct ts_row *r, const struct ts_top_fmt *fmt);
+void ts_top_header(FILE *f, int family);
+void ts_top_line(FILE *f, const struct ts_row *r);
+
+#endif

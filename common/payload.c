@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Kernel byte counters count sequence space: an active opener's SYN and an
+ * acknowledged FIN each add 1 to bytes_acked, a received FIN adds 1 to
+ * bytes_received.  These turn them back into payload (README, "Exact
+ * payload bytes").
+ */
+#include "session.h"
+
+static int64_t clamp0(int64_t v)
+{
+	return v < 0 ? 0 : v;
+}
+
+/* States in which the peer's FIN has been received by a full socket. */
+static bool state_has_peer_fin(uint8_t state)
+{
+	return state == TS_CLOSE_WAIT || state == TS_LAST_ACK ||
+	       state == TS_CLOSING;
+}
+
+/*
+ * A full socket leaves FIN_WAIT1/CLOSING/LAST_ACK the moment its FIN is
+ * acknowledged, so among dumped states only FIN_WAIT2 holds an acked FIN.
+ */
+static int state_fin_acked(uint8_t state)
+{
+	return state == TS_FIN_WAIT2;
+}
+
+/*
+ * 1: active opener, 0: passive, -1: cannot tell exactly.  With nothing
+ * retransmitted and nothing in flight, bytes_sent is exactly the payload
+ * that bytes_acked covers, so their difference is SYN + acked FIN.
+ */
+int ts_sample_syn_rule(const struct ts_sample *s)
+{
+	int64_t extra;
+
+	if (s->state == TS_SYN_SENT)
+		return 1;
+	if (!s->has_sent || s->bytes_retrans || s->unacked)
+		return -1;
+	extra = (int64_t)(s->bytes_acked - s->bytes_sent) -
+		state_fin_acked(s->state);
+	if (extra == 0 || extra == 1)
+		return (int)extra;
+	return -1;
+}
+
+int64_t ts_sample_tx(const struct ts_sample *s, int syn)
+{
+	return clamp0((int64_t)s->bytes_acked - syn - state_fin_acked(s->state));
+}
+
+int64_t ts_sample_rx(const struct ts_sample *s)
+{
+	return clamp0((int64_t)s->bytes_received - state_has_peer_fin(s->state));
+}
+
+int64_t ts_close_tx(const struct ts_close_event *ev, int syn)
+{
+	int fin = !!(ev->flags & TS_CF_FIN_ACKED);
+
+	return clamp0((int64_t)ev->bytes_acked - syn - fin);
+}
+
+int64_t ts_close_rx(const struct ts_close_event *ev)
+{
+	int fin = !!(ev->flags & TS_CF_PEER_FIN);
+
+	return clamp0((int64_t)ev->bytes_received - fin);
+}
+
+static const char *const state_names[TS_MAX_STATES] = {
+	[TS_ESTABLISHED] = "ESTABLISHED",
+	[TS_SYN_SENT] = "SYN_SENT",
+	[TS_SYN_RECV] = "SYN_RECV",
+	[TS_FIN_WAIT1] = "FIN_WAIT1",
+	[TS_FIN_WAIT2] = "FIN_WAIT2",
+	[TS_TIME_WAIT] = "TIME_WAIT",
+	[TS_CLOSE] = "CLOSED",
+	[TS_CLOSE_WAIT] = "CLOSE_WAIT",
+	[TS_LAST_ACK] = "LAST_ACK",
+	[TS_LISTEN] = "LISTEN",
+	[TS_CLOSING] = "CLOSING",
+	[TS_NEW_SYN_RECV] = "NEW_SYN_RECV",
+};
+
+const char *ts_state_name(uint8_t state)
+{
+	if (state >= TS_MAX_STATES || !state_names[state])
+		return "UNKNOWN";
+	return state_names[state];
+}

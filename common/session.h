@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The accounting core: pure C, no syscalls.  It takes poll samples and
+ * close events and produces, per interval, the exact payload bytes each
+ * TCP session moved.
+ */
+#ifndef TS_SESSION_H
+#define TS_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <linux/types.h>
+#include "../bpf/tcpsight.h"
+
+/* Kernel TCP states (include/net/tcp_states.h). */
+enum {
+	TS_ESTABLISHED = 1,
+	TS_SYN_SENT,
+	TS_SYN_RECV,
+	TS_FIN_WAIT1,
+	TS_FIN_WAIT2,
+	TS_TIME_WAIT,
+	TS_CLOSE,
+	TS_CLOSE_WAIT,
+	TS_LAST_ACK,
+	TS_LISTEN,
+	TS_CLOSING,
+	TS_NEW_SYN_RECV,
+	TS_MAX_STATES,
+};
+
+struct ts_tuple {
+	uint16_t family;		/* AF_INET or AF_INET6 */
+	uint16_t lport;			/* host order */
+	uint16_t rport;
+	uint8_t laddr[16];		/* IPv4: first 4 bytes */
+	uint8_t raddr[16];
+};
+
+/* What the poller knows of one socket at one dump. */
+struct ts_sample {
+	uint64_t cookie;
+	struct ts_tuple tuple;
+	uint8_t state;
+	bool has_sent;			/* tcp_info long enough for bytes_sent/retrans */
+	bool listener_on_lport;		/* a listener owns the local port (hint) */
+	uint32_t uid;
+	uint32_t inode;
+	uint32_t unacked;		/* tcpi_unacked: segments in flight */
+	uint64_t bytes_acked;
+	uint64_t bytes_received;
+	uint64_t bytes_sent;
+	uint64_t bytes_retrans;
+};
+
+/* One session's figures for one interval. */
+struct ts_row {
+	uint64_t cookie;
+	struct ts_tuple tuple;
+	uint8_t state;			/* last state seen; TS_CLOSE once closed */
+	bool closed;			/* ended during this interval */
+	int64_t rx;			/* payload bytes, this interval */
+	int64_t tx;
+	uint32_t pid;			/* 0: unknown */
+	uint32_t uid;
+	uint32_t inode;
+	char comm[TS_COMM_LEN];
+	uint64_t birth_ns;		/* 0: unknown */
+	uint64_t close_ns;
+};
+
+/* Counters an operator wants to see: nothing is dropped silently. */
+struct ts_acct_stats {
+	uint64_t sessions;		/* live in the table */
+	uint64_t born;			/* first seen after the baseline */
+	uint64_t closed_seen;		/* close events of polled sessions */
+	uint64_t closed_unseen;		/* close events of sessions never polled */
+	uint64_t closed_prebaseline;	/* closed before the baseline: not counted */
+	uint64_t retired_unclosed;	/* vanished from dumps without a close event */
+	uint64_t late_samples;		/* dump entries of already closed sessions */
+	uint64_t syn_guessed;		/* active/passive not decidable exactly */
+	uint64_t syn_fixed;		/* guesses the close probe corrected */
+};
+
+enum ts_sort {
+	TS_SORT_ALL,			/* rx + tx, descending */
+	TS_SORT_SENT,
+	TS_SORT_RECEIVED,
+};
+
+struct ts_acct;
+
+/*
+ * hybrid: close events complete the picture, so a session missing from a
+ * dump waits @grace polls for its close event before it is retired.
+ */
+struct ts_acct *ts_acct_new(bool hybrid, unsigned int grace);
+void ts_acct_free(struct ts_acct *acct);
+
+/* One dump: begin, every sample, end.  The first dump is the baseline. */
+void ts_acct_poll_begin(struct ts_acct *acct, uint64_t now_ns);
+void ts_acct_sample(struct ts_acct *acct, const struct ts_sample *s);
+void ts_acct_poll_end(struct ts_acct *acct);
+bool ts_acct_has_baseline(const struct ts_acct *acct);
+
+void ts_acct_close(struct ts_acct *acct, const struct ts_close_event *ev);
+
+/* Owner learnt outside the core (procfs), by cookie; pid 0: not found. */
+void ts_acct_set_owner(struct ts_acct *acct, uint64_t cookie, uint32_t pid,
+		       const char *comm);
+typedef void (*ts_unowned_fn)(uint64_t cookie, uint32_t inode, void *arg);
+/* Calls @fn for sessions with an inode whose owner was never looked up. */
+void ts_acct_foreach_unowned(struct ts_acct *acct, ts_unowned_fn fn, void *arg);
+
+/*
+ * Ends the interval: the rows of sessions that moved bytes, sorted.  The
+ * array belongs to @acct and stays valid until the next call.
+ */
+size_t ts_acct_rows(struct ts_acct *acct, enum ts_sort sort,
+		    const struct ts_row **rows);
+
+const struct ts_acct_stats *ts_acct_stats(const struct ts_acct *acct);
+
+/* Payload from kernel counters (sequence space): see README. */
+int ts_sample_syn_rule(const struct ts_sample *s);
+int64_t ts_sample_tx(const struct ts_sample *s, int syn);
+int64_t ts_sample_rx(const struct ts_sample *s);
+int64_t ts_close_tx(const struct ts_close_event *ev, int syn);
+int64_t ts_close_rx(const struct ts_close_event *ev);
+
+const char *ts_state_name(uint8_t state);
+
+#endif

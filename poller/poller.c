@@ -1,0 +1,333 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * sock_diag poller.  One request returns every TCP socket in the states
+ * that carry tcp_info, with INET_DIAG_INFO only; replies are parsed the
+ * way libmnl's examples do: a callback per message, mnl_attr_parse with a
+ * callback per attribute, every length checked.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+#include <linux/tcp.h>
+#include <libmnl/libmnl.h>
+#include "poller.h"
+
+#define MAX_RETRIES 16
+
+/* Dumped states: those a full socket with tcp_info is in, and listeners. */
+#define DUMP_STATES ((1u << TS_ESTABLISHED) | (1u << TS_SYN_SENT) |	\
+		     (1u << TS_FIN_WAIT1) | (1u << TS_FIN_WAIT2) |	\
+		     (1u << TS_CLOSE_WAIT) | (1u << TS_LAST_ACK) |	\
+		     (1u << TS_CLOSING) | (1u << TS_LISTEN))
+
+#define covers(len, field) \
+	((len) >= offsetof(struct tcp_info, field) + \
+		  sizeof(((struct tcp_info *)0)->field))
+
+struct ts_poller {
+	struct mnl_socket *nl;
+	enum ts_dump_req req;
+	unsigned int seq;
+	unsigned int portid;
+	char *buf;
+	size_t bufsize;
+	struct ts_dump dump;
+	struct ts_poller_stats stats;
+};
+
+static int attr_cb(const struct nlattr *attr, void *data)
+{
+	const struct nlattr **tb = data;
+	int type = mnl_attr_get_type(attr);
+
+	/* Newer kernels add attributes: skip what we do not know. */
+	if (mnl_attr_type_valid(attr, INET_DIAG_MAX) < 0)
+		return MNL_CB_OK;
+	tb[type] = attr;
+	return MNL_CB_OK;
+}
+
+static struct ts_sample *dump_push(struct ts_dump *d)
+{
+	if (d->n == d->cap) {
+		size_t ncap = d->cap ? d->cap * 2 : 1024;
+		struct ts_sample *nv = realloc(d->v, ncap * sizeof(*nv));
+
+		if (!nv)
+			return NULL;
+		d->v = nv;
+		d->cap = ncap;
+	}
+	return &d->v[d->n++];
+}
+
+static void fill_tuple(struct ts_tuple *t, const struct inet_diag_msg *m)
+{
+	size_t alen = m->idiag_family == AF_INET ? 4 : 16;
+
+	memset(t, 0, sizeof(*t));
+	t->family = m->idiag_family;
+	t->lport = ntohs(m->id.idiag_sport);
+	t->rport = ntohs(m->id.idiag_dport);
+	memcpy(t->laddr, m->id.idiag_src, alen);
+	memcpy(t->raddr, m->id.idiag_dst, alen);
+}
+
+/* Use each tcp_info field only when the kernel's struct covers it. */
+static bool fill_info(struct ts_sample *s, const struct nlattr *attr)
+{
+	struct tcp_info ti;
+	size_t len = mnl_attr_get_payload_len(attr);
+
+	if (!covers(len, tcpi_bytes_received))
+		return false;
+	memset(&ti, 0, sizeof(ti));
+	memcpy(&ti, mnl_attr_get_payload(attr),
+	       len < sizeof(ti) ? len : sizeof(ti));
+	s->unacked = ti.tcpi_unacked;
+	s->bytes_acked = ti.tcpi_bytes_acked;
+	s->bytes_received = ti.tcpi_bytes_received;
+	s->has_sent = covers(len, tcpi_bytes_retrans);
+	if (s->has_sent) {
+		s->bytes_sent = ti.tcpi_bytes_sent;
+		s->bytes_retrans = ti.tcpi_bytes_retrans;
+	}
+	return true;
+}
+
+static int msg_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct ts_dump *d = data;
+	const struct nlattr *tb[INET_DIAG_MAX + 1] = { NULL };
+	const struct inet_diag_msg *m;
+	struct ts_sample *s;
+
+	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*m))
+		goto bad;
+	m = mnl_nlmsg_get_payload(nlh);
+	if (m->idiag_family != AF_INET && m->idiag_family != AF_INET6)
+		goto bad;
+	if (mnl_attr_parse(nlh, sizeof(*m), attr_cb, tb) < 0)
+		goto bad;
+	if (m->idiag_state == TS_LISTEN) {
+		uint16_t port = ntohs(m->id.idiag_sport);
+
+		d->listen_ports[port / 64] |= 1ULL << (port % 64);
+		return MNL_CB_OK;
+	}
+	s = dump_push(d);
+	if (!s) {
+		errno = ENOMEM;
+		return MNL_CB_ERROR;
+	}
+	memset(s, 0, sizeof(*s));
+	if (!tb[INET_DIAG_INFO] || !fill_info(s, tb[INET_DIAG_INFO])) {
+		d->n--;
+		d->short_info++;
+		return MNL_CB_OK;
+	}
+	s->cookie = (uint64_t)m->id.idiag_cookie[0] |
+		    (uint64_t)m->id.idiag_cookie[1] << 32;
+	fill_tuple(&s->tuple, m);
+	s->state = m->idiag_state;
+	s->uid = m->idiag_uid;
+	s->inode = m->idiag_inode;
+	return MNL_CB_OK;
+bad:
+	errno = EBADMSG;
+	return MNL_CB_ERROR;
+}
+
+int ts_dump_parse(struct ts_dump *d, const void *buf, size_t len,
+		  unsigned int seq, unsigned int portid)
+{
+	return mnl_cb_run(buf, len, seq, portid, msg_cb, d);
+}
+
+void ts_dump_reset(struct ts_dump *d)
+{
+	d->n = 0;
+	d->short_info = 0;
+	memset(d->listen_ports, 0, sizeof(d->listen_ports));
+}
+
+void ts_dump_free(struct ts_dump *d)
+{
+	free(d->v);
+	memset(d, 0, sizeof(*d));
+}
+
+void ts_dump_finish(struct ts_dump *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->n; i++) {
+		uint16_t port = d->v[i].tuple.lport;
+
+		d->v[i].listener_on_lport =
+			!!(d->listen_ports[port / 64] & (1ULL << (port % 64)));
+	}
+}
+
+static int nl_open(struct ts_poller *p)
+{
+	p->nl = mnl_socket_open(NETLINK_SOCK_DIAG);
+	if (!p->nl)
+		return -errno;
+	if (mnl_socket_bind(p->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		int err = -errno;
+
+		mnl_socket_close(p->nl);
+		p->nl = NULL;
+		return err;
+	}
+	p->portid = mnl_socket_get_portid(p->nl);
+	return 0;
+}
+
+struct ts_poller *ts_poller_open(enum ts_dump_req req, size_t bufsize)
+{
+	struct ts_poller *p = calloc(1, sizeof(*p));
+	int err;
+
+	if (!p)
+		return NULL;
+	p->req = req;
+	p->bufsize = bufsize < (size_t)MNL_SOCKET_BUFFER_SIZE ?
+		     (size_t)MNL_SOCKET_BUFFER_SIZE : bufsize;
+	p->buf = malloc(p->bufsize);
+	p->seq = (unsigned int)time(NULL);
+	err = p->buf ? nl_open(p) : -ENOMEM;
+	if (err) {
+		free(p->buf);
+		free(p);
+		errno = -err;
+		return NULL;
+	}
+	return p;
+}
+
+void ts_poller_close(struct ts_poller *p)
+{
+	if (!p)
+		return;
+	if (p->nl)
+		mnl_socket_close(p->nl);
+	ts_dump_free(&p->dump);
+	free(p->buf);
+	free(p);
+}
+
+static int send_request(struct ts_poller *p, int family)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(p->buf);
+
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	nlh->nlmsg_seq = ++p->seq;
+	if (p->req == TS_REQ_COMPAT) {
+		struct inet_diag_req *r;
+
+		nlh->nlmsg_type = TCPDIAG_GETSOCK;
+		r = mnl_nlmsg_put_extra_header(nlh, sizeof(*r));
+		r->idiag_family = AF_UNSPEC;
+		r->idiag_ext = 1 << (INET_DIAG_INFO - 1);
+		r->idiag_states = DUMP_STATES;
+	} else {
+		struct inet_diag_req_v2 *r;
+
+		nlh->nlmsg_type = SOCK_DIAG_BY_FAMILY;
+		r = mnl_nlmsg_put_extra_header(nlh, sizeof(*r));
+		r->sdiag_family = family;
+		r->sdiag_protocol = IPPROTO_TCP;
+		r->idiag_ext = 1 << (INET_DIAG_INFO - 1);
+		r->idiag_states = DUMP_STATES;
+	}
+	if (mnl_socket_sendto(p->nl, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+	return 0;
+}
+
+static int receive_dump(struct ts_poller *p)
+{
+	for (;;) {
+		ssize_t n = mnl_socket_recvfrom(p->nl, p->buf, p->bufsize);
+		int ret;
+
+		if (n < 0)
+			return errno == EINTR ? -EAGAIN : -errno;
+		p->stats.recvs++;
+		p->stats.bytes += n;
+		ret = ts_dump_parse(&p->dump, p->buf, n, p->seq, p->portid);
+		if (ret == MNL_CB_STOP)
+			return 0;
+		if (ret == MNL_CB_ERROR)
+			return -errno;
+	}
+}
+
+/*
+ * An interrupted dump leaves unread replies in the socket: a fresh socket
+ * is the simplest way to drop them, and retries are rare.
+ */
+static int reopen(struct ts_poller *p)
+{
+	mnl_socket_close(p->nl);
+	p->nl = NULL;
+	return nl_open(p);
+}
+
+static int dump_once(struct ts_poller *p)
+{
+	static const int families[] = { AF_INET, AF_INET6 };
+	int i, nfam = p->req == TS_REQ_COMPAT ? 1 : 2;
+
+	ts_dump_reset(&p->dump);
+	for (i = 0; i < nfam; i++) {
+		int err = send_request(p, families[i]);
+
+		if (!err)
+			err = receive_dump(p);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+int ts_poller_dump(struct ts_poller *p, const struct ts_dump **out)
+{
+	int tries, err = -EINTR;
+
+	for (tries = 0; tries < MAX_RETRIES; tries++) {
+		err = dump_once(p);
+		if (err != -EINTR && err != -EAGAIN)
+			break;
+		p->stats.retries++;
+		err = reopen(p);
+		if (err)
+			return err;
+		err = -EINTR;
+	}
+	if (err) {
+		/* Leave no stale replies behind for the next dump. */
+		reopen(p);
+		return err;
+	}
+	ts_dump_finish(&p->dump);
+	p->stats.dumps++;
+	*out = &p->dump;
+	return 0;
+}
+
+const struct ts_poller_stats *ts_poller_stats(const struct ts_poller *p)
+{
+	return &p->stats;
+}

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Dumps every TCP socket's tcp_info over NETLINK_SOCK_DIAG, with libmnl. */
+#ifndef TS_POLLER_H
+#define TS_POLLER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "../common/session.h"
+
+/* The samples of one complete dump; reused from dump to dump. */
+struct ts_dump {
+	struct ts_sample *v;
+	size_t n;
+	size_t cap;
+	uint64_t listen_ports[65536 / 64];	/* ports with a listener */
+	uint64_t short_info;			/* entries without usable tcp_info */
+};
+
+/*
+ * Parses one buffer of a dump reply into @d.  Returns MNL_CB_OK while more
+ * is to come, MNL_CB_STOP at the end of the dump, MNL_CB_ERROR with errno
+ * set: EINTR (NLM_F_DUMP_INTR: the dump must be retried), EBADMSG
+ * (malformed reply), or the kernel's error.
+ */
+int ts_dump_parse(struct ts_dump *d, const void *buf, size_t len,
+		  unsigned int seq, unsigned int portid);
+void ts_dump_reset(struct ts_dump *d);
+void ts_dump_free(struct ts_dump *d);
+/* Sets listener_on_lport on every sample once the whole dump is in. */
+void ts_dump_finish(struct ts_dump *d);
+
+enum ts_dump_req {
+	TS_REQ_COMPAT,		/* TCPDIAG_GETSOCK: both families, one walk */
+	TS_REQ_BY_FAMILY,	/* SOCK_DIAG_BY_FAMILY: one walk per family */
+};
+
+struct ts_poller_stats {
+	uint64_t dumps;
+	uint64_t retries;		/* NLM_F_DUMP_INTR */
+	uint64_t bytes;			/* netlink bytes read */
+	uint64_t recvs;
+};
+
+struct ts_poller;
+
+/* bufsize: recv buffer; the kernel fills at most ~32 KiB per recv. */
+struct ts_poller *ts_poller_open(enum ts_dump_req req, size_t bufsize);
+void ts_poller_close(struct ts_poller *p);
+/* One complete, uninterrupted dump.  0 or -errno. */
+int ts_poller_dump(struct ts_poller *p, const struct ts_dump **out);
+const struct ts_poller_stats *ts_poller_stats(const struct ts_poller *p);
+
+#endif

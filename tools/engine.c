@@ -1,0 +1,249 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sys/stat.h>
+#include "engine.h"
+#include "../poller/poller.h"
+#include "../poller/owners.h"
+
+/* Dumps a vanished session waits for its close event (hybrid). */
+#define CLOSE_GRACE 2
+
+struct ts_engine {
+	enum ts_mode mode;
+	struct ts_poller *poller;
+	struct ts_tracer *tracer;
+	struct ts_acct *acct;
+	struct ts_owners *owners;
+	struct ts_engine_stats stats;
+};
+
+uint64_t ts_monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+const char *ts_mode_name(enum ts_mode mode)
+{
+	switch (mode) {
+	case TS_MODE_POLL:
+		return "poll";
+	case TS_MODE_TRACE:
+		return "trace";
+	default:
+		return "hybrid";
+	}
+}
+
+bool ts_parse_mode(const char *s, enum ts_mode *mode)
+{
+	static const enum ts_mode modes[] = {
+		TS_MODE_HYBRID, TS_MODE_POLL, TS_MODE_TRACE,
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		if (!strcmp(s, ts_mode_name(modes[i]))) {
+			*mode = modes[i];
+			return true;
+		}
+	}
+	return false;
+}
+
+static uint32_t own_netns(void)
+{
+	struct stat st;
+
+	if (stat("/proc/self/ns/net", &st))
+		return 0;
+	return (uint32_t)st.st_ino;
+}
+
+static int on_close(const struct ts_close_event *ev, void *arg)
+{
+	struct ts_engine *e = arg;
+
+	e->stats.events++;
+	ts_acct_close(e->acct, ev);
+	return 0;
+}
+
+static bool open_tracer(struct ts_engine *e, const struct ts_engine_opts *o)
+{
+	struct ts_tracer_opts to = {
+		.ring_bytes = o->ring_bytes,
+		.births_max = o->births_max,
+		.netns = own_netns(),
+	};
+	char why[256];
+	const char *accept_why;
+
+	e->tracer = ts_tracer_open(&to, on_close, e, why, sizeof(why));
+	if (!e->tracer) {
+		fprintf(stderr, "tcpsight: warning: hybrid mode unavailable (%s); "
+			"falling back to --mode poll\n", why);
+		return false;
+	}
+	if (!ts_tracer_accept_hooked(e->tracer, &accept_why))
+		fprintf(stderr, "tcpsight: warning: %s: owners of accepted "
+			"sockets are best effort\n", accept_why);
+	return true;
+}
+
+struct ts_engine *ts_engine_open(const struct ts_engine_opts *o,
+				 char *err, size_t errlen)
+{
+	struct ts_engine *e;
+
+	if (o->mode == TS_MODE_TRACE) {
+		snprintf(err, errlen, "--mode trace is not available yet");
+		return NULL;
+	}
+	e = calloc(1, sizeof(*e));
+	if (!e) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	e->mode = o->mode;
+	e->poller = ts_poller_open(o->by_family ? TS_REQ_BY_FAMILY :
+				   TS_REQ_COMPAT, o->nl_bufsize);
+	if (!e->poller) {
+		snprintf(err, errlen, "cannot open NETLINK_SOCK_DIAG socket: %s",
+			 strerror(errno));
+		goto fail;
+	}
+	if (e->mode == TS_MODE_HYBRID && !open_tracer(e, o))
+		e->mode = TS_MODE_POLL;
+	e->acct = ts_acct_new(e->mode == TS_MODE_HYBRID, CLOSE_GRACE);
+	e->owners = ts_owners_new();
+	if (!e->acct || !e->owners) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	return e;
+fail:
+	ts_engine_close(e);
+	return NULL;
+}
+
+void ts_engine_close(struct ts_engine *e)
+{
+	if (!e)
+		return;
+	ts_tracer_close(e->tracer);
+	ts_poller_close(e->poller);
+	ts_acct_free(e->acct);
+	ts_owners_free(e->owners);
+	free(e);
+}
+
+enum ts_mode ts_engine_mode(const struct ts_engine *e)
+{
+	return e->mode;
+}
+
+static int poll_once(struct ts_engine *e, char *err, size_t errlen)
+{
+	const struct ts_dump *d;
+	size_t i;
+	int ret;
+
+	ret = ts_poller_dump(e->poller, &d);
+	if (ret) {
+		snprintf(err, errlen, "sock_diag dump failed: %s",
+			 ret == -EBADMSG ? "malformed reply from the kernel" :
+			 strerror(-ret));
+		return ret;
+	}
+	ts_acct_poll_begin(e->acct, ts_monotonic_ns());
+	for (i = 0; i < d->n; i++)
+		ts_acct_sample(e->acct, &d->v[i]);
+	ts_acct_poll_end(e->acct);
+	return 0;
+}
+
+static void want_owner(uint64_t cookie, uint32_t inode, void *arg)
+{
+	struct ts_engine *e = arg;
+
+	(void)cookie;
+	ts_owners_want(e->owners, inode);
+}
+
+static void apply_owner(uint64_t cookie, uint32_t inode, void *arg)
+{
+	struct ts_engine *e = arg;
+	const char *comm;
+	uint32_t pid;
+
+	if (ts_owners_lookup(e->owners, inode, &pid, &comm))
+		ts_acct_set_owner(e->acct, cookie, pid, comm);
+}
+
+/*
+ * Only sessions never looked up are asked for, so an idle server reads
+ * nothing from /proc; a session whose owner was not found is not retried.
+ */
+static void resolve_owners(struct ts_engine *e)
+{
+	ts_acct_foreach_unowned(e->acct, want_owner, e);
+	ts_owners_resolve(e->owners);
+	ts_acct_foreach_unowned(e->acct, apply_owner, e);
+	ts_owners_clear(e->owners);
+}
+
+int ts_engine_start(struct ts_engine *e, char *err, size_t errlen)
+{
+	int ret = poll_once(e, err, errlen);
+
+	if (!ret)
+		resolve_owners(e);
+	return ret;
+}
+
+static int drain(struct ts_engine *e, char *err, size_t errlen)
+{
+	int ret;
+
+	if (!e->tracer)
+		return 0;
+	ret = ts_tracer_drain(e->tracer);
+	if (ret < 0) {
+		snprintf(err, errlen, "ring buffer: %s", strerror(-ret));
+		return ret;
+	}
+	e->stats.lost = ts_tracer_lost(e->tracer);
+	return 0;
+}
+
+int ts_engine_interval(struct ts_engine *e, enum ts_sort sort,
+		       const struct ts_row **rows, size_t *n,
+		       char *err, size_t errlen)
+{
+	int ret = poll_once(e, err, errlen);
+
+	if (!ret)
+		ret = drain(e, err, errlen);
+	if (ret)
+		return ret;
+	resolve_owners(e);
+	*n = ts_acct_rows(e->acct, sort, rows);
+	return 0;
+}
+
+const struct ts_engine_stats *ts_engine_stats(struct ts_engine *e)
+{
+	return &e->stats;
+}
+
+const struct ts_acct_stats *ts_engine_acct_stats(const struct ts_engine *e)
+{
+	return ts_acct_stats(e->acct);
+}

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* The one engine under tcptop and tcplife: poller + close probe + core. */
+#ifndef TS_ENGINE_H
+#define TS_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "../common/session.h"
+#include "../tracer/tracer.h"
+
+enum ts_mode {
+	TS_MODE_HYBRID,
+	TS_MODE_POLL,
+	TS_MODE_TRACE,
+};
+
+struct ts_engine_opts {
+	enum ts_mode mode;
+	size_t ring_bytes;
+	uint32_t births_max;
+	size_t nl_bufsize;
+	bool by_family;			/* SOCK_DIAG_BY_FAMILY instead of one walk */
+};
+
+struct ts_engine_stats {
+	uint64_t lost;			/* close events lost, since start */
+	uint64_t events;		/* close events drained, since start */
+};
+
+struct ts_engine;
+
+/* NULL with a one-line reason in @err.  Falls back hybrid -> poll with a warning. */
+struct ts_engine *ts_engine_open(const struct ts_engine_opts *opts,
+				 char *err, size_t errlen);
+void ts_engine_close(struct ts_engine *e);
+enum ts_mode ts_engine_mode(const struct ts_engine *e);
+/* The baseline: sessions alive now report only what they move later. */
+int ts_engine_start(struct ts_engine *e, char *err, size_t errlen);
+/* Ends an interval: poll, drain, owners; rows valid until the next call. */
+int ts_engine_interval(struct ts_engine *e, enum ts_sort sort,
+		       const struct ts_row **rows, size_t *n,
+		       char *err, size_t errlen);
+const struct ts_engine_stats *ts_engine_stats(struct ts_engine *e);
+const struct ts_acct_stats *ts_engine_acct_stats(const struct ts_engine *e);
+const char *ts_mode_name(enum ts_mode mode);
+bool ts_parse_mode(const char *s, enum ts_mode *mode);
+uint64_t ts_monotonic_ns(void);
+
+#endif
