@@ -44,6 +44,18 @@ struct {
 	__type(value, struct birth);
 } births SEC(".maps");
 
+/*
+ * Owners by address, for userspace: a socket whose process has already
+ * closed its fd (an orphan finishing its FIN exchange) is invisible in
+ * /proc, yet the poller may see it first.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct ts_tuple_key);
+	__type(value, struct ts_owner);
+} owners SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 1 << 20);
@@ -141,6 +153,43 @@ static __always_inline void fill_addrs(struct ts_close_event *e,
 	}
 }
 
+static __always_inline void tuple_key(struct ts_tuple_key *k,
+				      const struct sock *sk)
+{
+	struct ts_close_event e = {};
+
+	fill_addrs(&e, sk);
+	k->family = e.family;
+	k->lport = e.lport;
+	k->rport = e.rport;
+	k->pad = 0;
+	__builtin_memcpy(k->laddr, e.laddr, 16);
+	__builtin_memcpy(k->raddr, e.raddr, 16);
+}
+
+/* Only once the tuple is complete: connect() picks the port after SYN_SENT. */
+static __always_inline void publish_owner(const struct sock *sk,
+					  const struct birth *b)
+{
+	struct ts_tuple_key k;
+	struct ts_owner o;
+
+	if (!(b->flags & TS_CF_OWNER))
+		return;
+	tuple_key(&k, sk);
+	o.pid = b->pid;
+	__builtin_memcpy(o.comm, b->comm, sizeof(o.comm));
+	bpf_map_update_elem(&owners, &k, &o, BPF_ANY);
+}
+
+static __always_inline void forget_owner(const struct sock *sk)
+{
+	struct ts_tuple_key k;
+
+	tuple_key(&k, sk);
+	bpf_map_delete_elem(&owners, &k);
+}
+
 static __always_inline bool fin_was_queued(int oldstate)
 {
 	return oldstate == TCP_FIN_WAIT1 || oldstate == TCP_FIN_WAIT2 ||
@@ -189,6 +238,11 @@ static __always_inline void on_close(const struct sock *sk, int oldstate)
 	struct birth *b;
 
 	b = bpf_map_lookup_elem(&births, &key);
+	if (b && (b->flags & TS_CF_OWNER))
+		forget_owner(sk);
+	/* A listener closing is no session: it never carries bytes. */
+	if (oldstate == TCP_LISTEN)
+		goto out;
 	if (filter_pid && (!b || !(b->flags & TS_CF_OWNER) || b->pid != filter_pid))
 		goto out;
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
@@ -243,12 +297,19 @@ int BPF_PROG(ts_set_state, const struct sock *sk, int oldstate, int newstate)
 	case TCP_SYN_RECV:
 		on_birth(sk, false);
 		break;
+	case TCP_ESTABLISHED:
+		b = birth_of(sk, false);
+		if (b && oldstate == TCP_SYN_SENT)
+			publish_owner(sk, b);
+		break;
 	case TCP_FIN_WAIT1:
 	case TCP_LAST_ACK:
 		/* close()/shutdown() by the owner, in its own context. */
 		b = birth_of(sk, true);
-		if (b && !(b->flags & TS_CF_OWNER))
+		if (b && !(b->flags & TS_CF_OWNER)) {
 			set_owner(b);
+			publish_owner(sk, b);
+		}
 		break;
 	case TCP_CLOSE:
 		on_close(sk, oldstate);
@@ -290,8 +351,10 @@ static __always_inline int on_accept(long ret)
 	if (!sk || !sock_wanted(sk))
 		return 0;
 	b = birth_of(sk, true);
-	if (b)
+	if (b) {
 		set_owner(b);
+		publish_owner(sk, b);
+	}
 	return 0;
 }
 

@@ -12,6 +12,21 @@
 #define TS_CF_PEER_FIN		0x08	/* SOCK_DONE: the peer's FIN is in bytes_received */
 #define TS_CF_OWNER		0x10	/* pid/comm name the owner (see README) */
 
+/* A live connection's addresses: key of the owners map. */
+struct ts_tuple_key {
+	__u16 family;
+	__u16 lport;		/* host order */
+	__u16 rport;
+	__u16 pad;
+	__u8 laddr[16];
+	__u8 raddr[16];
+};
+
+struct ts_owner {
+	__u32 pid;
+	char comm[TS_COMM_LEN];
+};
+
 /* One TCP socket entering TCP_CLOSE. */
 struct ts_close_event {
 	__u64 cookie;		/* 0: nobody ever asked for it */

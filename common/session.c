@@ -475,9 +475,8 @@ void ts_acct_foreach_unowned(struct ts_acct *acct, ts_unowned_fn fn, void *arg)
 	for (i = 0; i < acct->cap; i++) {
 		struct session *s = &acct->slots[i];
 
-		if (s->cookie && !s->pid && !s->owner_tried && s->inode &&
-		    !s->closed)
-			fn(s->cookie, s->inode, arg);
+		if (s->cookie && !s->pid && !s->owner_tried && !s->closed)
+			fn(s->cookie, s->inode, &s->tuple, arg);
 	}
 }
 

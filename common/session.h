@@ -109,8 +109,9 @@ void ts_acct_close(struct ts_acct *acct, const struct ts_close_event *ev);
 /* Owner learnt outside the core (procfs), by cookie; pid 0: not found. */
 void ts_acct_set_owner(struct ts_acct *acct, uint64_t cookie, uint32_t pid,
 		       const char *comm);
-typedef void (*ts_unowned_fn)(uint64_t cookie, uint32_t inode, void *arg);
-/* Calls @fn for sessions with an inode whose owner was never looked up. */
+typedef void (*ts_unowned_fn)(uint64_t cookie, uint32_t inode,
+			      const struct ts_tuple *tuple, void *arg);
+/* Calls @fn for live sessions whose owner was never looked up. */
 void ts_acct_foreach_unowned(struct ts_acct *acct, ts_unowned_fn fn, void *arg);
 
 /*

@@ -42,6 +42,8 @@ struct ts_poller {
 	size_t bufsize;
 	struct ts_dump dump;
 	struct ts_poller_stats stats;
+	ts_poller_tap tap;
+	void *tap_arg;
 };
 
 static int attr_cb(const struct nlattr *attr, void *data)
@@ -54,6 +56,20 @@ static int attr_cb(const struct nlattr *attr, void *data)
 		return MNL_CB_OK;
 	tb[type] = attr;
 	return MNL_CB_OK;
+}
+
+/* mnl_attr_parse() stops quietly at a bad attribute: insist on a clean end. */
+static bool attrs_cover_msg(const struct nlmsghdr *nlh, size_t offset)
+{
+	const struct nlattr *a = mnl_nlmsg_get_payload_offset(nlh, offset);
+	int rem = (const char *)mnl_nlmsg_get_payload_tail(nlh) -
+		  (const char *)a;
+
+	while (mnl_attr_ok(a, rem)) {
+		rem -= MNL_ALIGN(a->nla_len);
+		a = mnl_attr_next(a);
+	}
+	return rem <= 0;
 }
 
 static struct ts_sample *dump_push(struct ts_dump *d)
@@ -116,7 +132,8 @@ static int msg_cb(const struct nlmsghdr *nlh, void *data)
 	m = mnl_nlmsg_get_payload(nlh);
 	if (m->idiag_family != AF_INET && m->idiag_family != AF_INET6)
 		goto bad;
-	if (mnl_attr_parse(nlh, sizeof(*m), attr_cb, tb) < 0)
+	if (mnl_attr_parse(nlh, sizeof(*m), attr_cb, tb) < 0 ||
+	    !attrs_cover_msg(nlh, sizeof(*m)))
 		goto bad;
 	if (m->idiag_state == TS_LISTEN) {
 		uint16_t port = ntohs(m->id.idiag_sport);
@@ -147,9 +164,34 @@ bad:
 	return MNL_CB_ERROR;
 }
 
+/*
+ * libmnl 1.0.4's mnl_nlmsg_ok() casts nlmsg_len to int: a length of 2^31
+ * or more passes as negative and walks off the buffer.  Check every
+ * header against what was received before handing the buffer over.
+ */
+static bool lengths_ok(const char *buf, size_t len)
+{
+	while (len >= sizeof(struct nlmsghdr)) {
+		const struct nlmsghdr *nlh = (const struct nlmsghdr *)buf;
+		size_t step = MNL_ALIGN(nlh->nlmsg_len);
+
+		if (nlh->nlmsg_len < sizeof(*nlh) || nlh->nlmsg_len > len)
+			return false;
+		if (step >= len)
+			return true;
+		buf += step;
+		len -= step;
+	}
+	return true;
+}
+
 int ts_dump_parse(struct ts_dump *d, const void *buf, size_t len,
 		  unsigned int seq, unsigned int portid)
 {
+	if (!lengths_ok(buf, len)) {
+		errno = EBADMSG;
+		return MNL_CB_ERROR;
+	}
 	return mnl_cb_run(buf, len, seq, portid, msg_cb, d);
 }
 
@@ -266,6 +308,8 @@ static int receive_dump(struct ts_poller *p)
 			return errno == EINTR ? -EAGAIN : -errno;
 		p->stats.recvs++;
 		p->stats.bytes += n;
+		if (p->tap)
+			p->tap(p->buf, n, p->tap_arg);
 		ret = ts_dump_parse(&p->dump, p->buf, n, p->seq, p->portid);
 		if (ret == MNL_CB_STOP)
 			return 0;
@@ -330,4 +374,10 @@ int ts_poller_dump(struct ts_poller *p, const struct ts_dump **out)
 const struct ts_poller_stats *ts_poller_stats(const struct ts_poller *p)
 {
 	return &p->stats;
+}
+
+void ts_poller_set_tap(struct ts_poller *p, ts_poller_tap tap, void *arg)
+{
+	p->tap = tap;
+	p->tap_arg = arg;
 }

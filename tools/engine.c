@@ -169,27 +169,44 @@ static int poll_once(struct ts_engine *e, char *err, size_t errlen)
 	return 0;
 }
 
-static void want_owner(uint64_t cookie, uint32_t inode, void *arg)
+static void want_owner(uint64_t cookie, uint32_t inode,
+		       const struct ts_tuple *tuple, void *arg)
 {
 	struct ts_engine *e = arg;
 
 	(void)cookie;
+	(void)tuple;
 	ts_owners_want(e->owners, inode);
 }
 
-static void apply_owner(uint64_t cookie, uint32_t inode, void *arg)
+/*
+ * /proc first; then the probe, which also knows orphans (fd already
+ * closed) and sockets still waiting in an accept queue are retried once
+ * they get an inode.
+ */
+static void apply_owner(uint64_t cookie, uint32_t inode,
+			const struct ts_tuple *tuple, void *arg)
 {
 	struct ts_engine *e = arg;
-	const char *comm;
-	uint32_t pid;
+	char comm[TS_COMM_LEN];
+	const char *pcomm;
+	uint32_t pid = 0;
 
-	if (ts_owners_lookup(e->owners, inode, &pid, &comm))
+	if (inode && ts_owners_lookup(e->owners, inode, &pid, &pcomm) && pid) {
+		ts_acct_set_owner(e->acct, cookie, pid, pcomm);
+		return;
+	}
+	if (e->tracer && ts_tracer_owner(e->tracer, tuple, &pid, comm)) {
 		ts_acct_set_owner(e->acct, cookie, pid, comm);
+		return;
+	}
+	ts_acct_set_owner(e->acct, cookie, 0, NULL);
 }
 
 /*
  * Only sessions never looked up are asked for, so an idle server reads
- * nothing from /proc; a session whose owner was not found is not retried.
+ * nothing from /proc; a session whose owner was not found is not retried
+ * until it gets a new inode (accepted from the queue).
  */
 static void resolve_owners(struct ts_engine *e)
 {

@@ -18,6 +18,7 @@
 static const char usage[] =
 "usage: tcptop [-h] [-C] [-S] [-p PID] [-4|-6] [-r ROWS] [-s all|sent|received]\n"
 "              [--mode hybrid|poll|trace] [--json] [--ring-size BYTES]\n"
+"              [--ready-file PATH]\n"
 "              [interval] [count]\n"
 "  -C              don't clear the screen (and don't truncate to its height)\n"
 "  -S              skip the loadavg summary line\n"
@@ -29,6 +30,7 @@ static const char usage[] =
 "                  poll: sock_diag polling only, no BPF\n"
 "  --json          JSON Lines, one object per session per interval\n"
 "  --ring-size N   close-event ring buffer bytes (default 8388608)\n"
+"  --ready-file F  create F once the baseline is taken (for scripts)\n"
 "  interval        seconds, fractions allowed (default 1)\n"
 "  count           number of intervals (default: until Ctrl-C)\n";
 
@@ -43,6 +45,7 @@ struct top_opts {
 	enum ts_sort sort;
 	double interval;
 	uint32_t count;
+	const char *ready_file;
 	struct ts_engine_opts eng;
 };
 
@@ -53,7 +56,7 @@ static void on_signal(int sig)
 	stop_signal = sig;
 }
 
-enum { OPT_MODE = 256, OPT_JSON, OPT_RING };
+enum { OPT_MODE = 256, OPT_JSON, OPT_RING, OPT_READY };
 
 static void parse_sort(const char *s, enum ts_sort *sort)
 {
@@ -74,6 +77,7 @@ static void parse_args(int argc, char **argv, struct top_opts *o)
 		{ "mode", required_argument, NULL, OPT_MODE },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "ring-size", required_argument, NULL, OPT_RING },
+		{ "ready-file", required_argument, NULL, OPT_READY },
 		{ NULL, 0, NULL, 0 },
 	};
 	uint64_t ring;
@@ -122,6 +126,9 @@ static void parse_args(int argc, char **argv, struct top_opts *o)
 				ts_usage_error("tcptop", usage,
 					       "invalid ring size: '%s' (4096..1073741824)", optarg);
 			o->eng.ring_bytes = ring;
+			break;
+		case OPT_READY:
+			o->ready_file = optarg;
 			break;
 		case ':':
 			ts_usage_error("tcptop", usage, "option requires an argument: '%s'",
@@ -305,6 +312,19 @@ static int run(const struct top_opts *o, struct ts_engine *eng)
 	}
 }
 
+static bool touch(const char *path)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f) {
+		fprintf(stderr, "tcptop: cannot create %s: %s\n", path,
+			strerror(errno));
+		return false;
+	}
+	fclose(f);
+	return true;
+}
+
 int main(int argc, char **argv)
 {
 	struct top_opts o = {
@@ -330,6 +350,8 @@ int main(int argc, char **argv)
 	ret = ts_engine_start(eng, err, sizeof(err));
 	if (ret)
 		fprintf(stderr, "tcptop: %s\n", err);
+	else if (o.ready_file && !touch(o.ready_file))
+		ret = 1;
 	else
 		ret = run(&o, eng);
 	ts_engine_close(eng);

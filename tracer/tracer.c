@@ -212,3 +212,23 @@ bool ts_tracer_accept_hooked(const struct ts_tracer *t, const char **why)
 		*why = t->accept_why;
 	return t->accept_hooked;
 }
+
+bool ts_tracer_owner(struct ts_tracer *t, const struct ts_tuple *tuple,
+		     uint32_t *pid, char *comm)
+{
+	struct ts_tuple_key k = {
+		.family = tuple->family,
+		.lport = tuple->lport,
+		.rport = tuple->rport,
+	};
+	struct ts_owner o;
+
+	memcpy(k.laddr, tuple->laddr, sizeof(k.laddr));
+	memcpy(k.raddr, tuple->raddr, sizeof(k.raddr));
+	if (bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.owners), &k, &o))
+		return false;
+	*pid = o.pid;
+	memcpy(comm, o.comm, TS_COMM_LEN);
+	comm[TS_COMM_LEN - 1] = '\0';
+	return true;
+}

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <linux/types.h>
 #include "../bpf/tcpsight.h"
+#include "../common/session.h"
 
 #define TS_MAX_PORTS 8
 
@@ -41,6 +42,9 @@ int ts_tracer_wait(struct ts_tracer *t, int timeout_ms);
 uint64_t ts_tracer_lost(struct ts_tracer *t);
 /* Whether accept() is hooked (passive owners exact), and why not. */
 bool ts_tracer_accept_hooked(const struct ts_tracer *t, const char **why);
+/* The owner the probe saw for a live connection (connect/accept/close). */
+bool ts_tracer_owner(struct ts_tracer *t, const struct ts_tuple *tuple,
+		     uint32_t *pid, char *comm);
 /* Whether this kernel and process can run the probe at all; why not. */
 bool ts_tracer_supported(char *why, size_t len);
 
