@@ -22,7 +22,7 @@ POLLER := $(B)/poller.o $(B)/owners.o
 TRACER := $(B)/tracer.o
 ENGINE := $(B)/engine.o $(COMMON) $(POLLER) $(TRACER)
 SKELS := $(B)/tcpclose.skel.h
-TOOLS := tcptop
+TOOLS := tcptop tcplife
 TESTS := $(B)/test_session $(B)/test_parser $(B)/capture_dump
 BENCH := bench/tcpload bench/baredump bench/pollbench
 
@@ -71,6 +71,8 @@ $(B)/%.o: tests/%.c common/*.h poller/*.h | $(B)
 	$(CC) $(CFLAGS) -c $< -o $@
 
 tcptop: $(B)/tcptop.o $(ENGINE)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+tcplife: $(B)/tcplife.o $(ENGINE)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
 $(B)/test_session: $(B)/test_session.o $(COMMON)

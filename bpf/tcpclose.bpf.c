@@ -190,6 +190,19 @@ static __always_inline void forget_owner(const struct sock *sk)
 	bpf_map_delete_elem(&owners, &k);
 }
 
+static __always_inline bool ports_wanted(const struct sock *sk)
+{
+	const struct inet_sock *inet = (const struct inet_sock *)sk;
+	__u16 lport, rport;
+
+	if (!n_lports && !n_rports)
+		return true;
+	lport = __builtin_bswap16(BPF_CORE_READ(inet, inet_sport));
+	rport = __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	return port_in(lport, filter_lports, n_lports) &&
+	       port_in(rport, filter_rports, n_rports);
+}
+
 static __always_inline bool fin_was_queued(int oldstate)
 {
 	return oldstate == TCP_FIN_WAIT1 || oldstate == TCP_FIN_WAIT2 ||
@@ -240,6 +253,9 @@ static __always_inline void on_close(const struct sock *sk, int oldstate)
 	b = bpf_map_lookup_elem(&births, &key);
 	if (b && (b->flags & TS_CF_OWNER))
 		forget_owner(sk);
+	/* Filter before reserving: a discarded record would stall wakeups. */
+	if (!ports_wanted(sk))
+		goto out;
 	/* A listener closing is no session: it never carries bytes. */
 	if (oldstate == TCP_LISTEN)
 		goto out;
@@ -272,11 +288,6 @@ static __always_inline void on_close(const struct sock *sk, int oldstate)
 		e->pid = bpf_get_current_pid_tgid() >> 32;
 		bpf_get_current_comm(e->comm, sizeof(e->comm));
 		e->flags |= TS_CF_OWNER;
-	}
-	if (!port_in(e->lport, filter_lports, n_lports) ||
-	    !port_in(e->rport, filter_rports, n_rports)) {
-		bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
-		goto out;
 	}
 	bpf_ringbuf_submit(e, rb_wakeup ? 0 : BPF_RB_NO_WAKEUP);
 out:

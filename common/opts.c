@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <getopt.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,6 +18,14 @@ void ts_usage_error(const char *prog, const char *usage, const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, "\n%s", usage);
 	exit(2);
+}
+
+void ts_bad_option(const char *prog, const char *usage, int c, char **argv)
+{
+	if (c == ':')
+		ts_usage_error(prog, usage, "option requires an argument: '%s'",
+			       argv[optind - 1]);
+	ts_usage_error(prog, usage, "unknown option: '%s'", argv[optind - 1]);
 }
 
 bool ts_parse_size(const char *s, uint64_t min, uint64_t max, uint64_t *out)

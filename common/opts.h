@@ -10,6 +10,10 @@
 void __attribute__((noreturn, format(printf, 3, 4)))
 ts_usage_error(const char *prog, const char *usage, const char *fmt, ...);
 
+/* getopt_long() returned ':' or '?': name the culprit, exit 2. */
+void __attribute__((noreturn))
+ts_bad_option(const char *prog, const char *usage, int c, char **argv);
+
 bool ts_parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out);
 bool ts_parse_size(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 /* Seconds, fractions allowed, > 0 and at most a day. */

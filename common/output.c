@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <arpa/inet.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include "output.h"
 
@@ -109,4 +110,99 @@ void ts_top_line(FILE *f, const struct ts_row *r)
 	fprintf(f, "%-6s %-12.12s %-*s %-*s %6lld %6lld\n", pid,
 		r->pid ? r->comm : "-", w, l, w, rm,
 		(long long)(r->rx / 1024), (long long)(r->tx / 1024));
+}
+
+/* Column layout of bcc's tcplife; -w widens the address columns. */
+void ts_life_header(FILE *f, const struct ts_life_fmt *fmt)
+{
+	if (fmt->json)
+		return;
+	if (fmt->csv) {
+		fprintf(f, "%s%sPID,COMM,IP,LADDR,LPORT,RADDR,RPORT,TX_B,RX_B,MS\n",
+			fmt->clock ? "TIME," : "", fmt->rel ? "TIME(s)," : "");
+		return;
+	}
+	if (fmt->clock)
+		fprintf(f, "%-8s ", "TIME");
+	if (fmt->rel)
+		fprintf(f, "%-9s ", "TIME(s)");
+	if (fmt->wide)
+		fprintf(f, "%-7s %-12s %-2s %-26s %-5s %-26s %-5s %6s %6s %s\n",
+			"PID", "COMM", "IP", "LADDR", "LPORT", "RADDR", "RPORT",
+			"TX_KB", "RX_KB", "MS");
+	else
+		fprintf(f, "%-7s %-10s %-15s %-5s %-15s %-5s %5s %5s %s\n",
+			"PID", "COMM", "LADDR", "LPORT", "RADDR", "RPORT",
+			"TX_KB", "RX_KB", "MS");
+}
+
+static double life_ms(const struct ts_life *l)
+{
+	return (l->close_ns - l->birth_ns) / 1e6;
+}
+
+static void life_json(FILE *f, const struct ts_life *l,
+		      const struct ts_life_fmt *fmt)
+{
+	fprintf(f, "{\"ts\":%.6f,", l->close_ns / 1e9 + fmt->mono_to_unix);
+	ts_json_pid(f, l->pid, l->comm);
+	fputc(',', f);
+	json_tuple(f, &l->tuple);
+	fprintf(f, ",\"tx_bytes\":%lld,\"rx_bytes\":%lld,",
+		(long long)l->tx, (long long)l->rx);
+	if (l->birth_ns)
+		fprintf(f, "\"duration_ms\":%.3f,\"start_ts\":%.6f,",
+			life_ms(l), l->birth_ns / 1e9 + fmt->mono_to_unix);
+	else
+		fputs("\"duration_ms\":null,\"start_ts\":null,", f);
+	fprintf(f, "\"cookie\":%llu}\n", (unsigned long long)l->cookie);
+}
+
+static void life_time(FILE *f, const struct ts_life *l,
+		      const struct ts_life_fmt *fmt, char sep)
+{
+	double ts = l->close_ns / 1e9 + fmt->mono_to_unix;
+
+	if (fmt->clock) {
+		time_t t = (time_t)ts;
+		char buf[16];
+
+		strftime(buf, sizeof(buf), "%H:%M:%S", localtime(&t));
+		fprintf(f, sep == ',' ? "%s," : "%-8s ", buf);
+	}
+	if (fmt->rel)
+		fprintf(f, sep == ',' ? "%.6f," : "%-9.6f ", ts - fmt->first_ts);
+}
+
+void ts_life_line(FILE *f, const struct ts_life *l,
+		  const struct ts_life_fmt *fmt)
+{
+	char la[TS_ADDR_LEN], ra[TS_ADDR_LEN], pid[16], ms[32];
+	const char *comm = l->pid ? l->comm : "-";
+
+	if (fmt->json) {
+		life_json(f, l, fmt);
+		return;
+	}
+	ts_addr_str(&l->tuple, true, la, sizeof(la));
+	ts_addr_str(&l->tuple, false, ra, sizeof(ra));
+	snprintf(pid, sizeof(pid), l->pid ? "%u" : "-", l->pid);
+	if (l->birth_ns)
+		snprintf(ms, sizeof(ms), "%.2f", life_ms(l));
+	else
+		snprintf(ms, sizeof(ms), "-");
+	life_time(f, l, fmt, fmt->csv ? ',' : ' ');
+	if (fmt->csv)
+		fprintf(f, "%s,%s,%d,%s,%u,%s,%u,%lld,%lld,%s\n", pid, comm,
+			ts_family_num(l->tuple.family), la, l->tuple.lport, ra,
+			l->tuple.rport, (long long)l->tx, (long long)l->rx, ms);
+	else if (fmt->wide)
+		fprintf(f, "%-7s %-12.12s %-2d %-26s %-5u %-26s %-5u %6lld %6lld %s\n",
+			pid, comm, ts_family_num(l->tuple.family), la,
+			l->tuple.lport, ra, l->tuple.rport,
+			(long long)(l->tx / 1024), (long long)(l->rx / 1024), ms);
+	else
+		fprintf(f, "%-7s %-10.10s %-15s %-5u %-15s %-5u %5lld %5lld %s\n",
+			pid, comm, la, l->tuple.lport, ra, l->tuple.rport,
+			(long long)(l->tx / 1024), (long long)(l->rx / 1024), ms);
 }

@@ -27,4 +27,18 @@ void ts_top_json(FILE *f, const struct ts_row *r, const struct ts_top_fmt *fmt);
 void ts_top_header(FILE *f, int family);
 void ts_top_line(FILE *f, const struct ts_row *r);
 
+/* tcplife */
+struct ts_life_fmt {
+	bool wide;			/* -w */
+	bool clock;			/* -T: HH:MM:SS */
+	bool rel;			/* -t: seconds since the first event */
+	bool csv;			/* -s */
+	bool json;
+	double first_ts;		/* unix seconds of the first event */
+	double mono_to_unix;		/* add to CLOCK_MONOTONIC seconds */
+};
+void ts_life_header(FILE *f, const struct ts_life_fmt *fmt);
+void ts_life_line(FILE *f, const struct ts_life *l,
+		  const struct ts_life_fmt *fmt);
+
 #endif

@@ -562,3 +562,17 @@ const struct ts_acct_stats *ts_acct_stats(const struct ts_acct *acct)
 {
 	return &acct->stats;
 }
+
+bool ts_acct_session_info(struct ts_acct *acct, uint64_t cookie,
+			  struct ts_session_info *info)
+{
+	struct session *s = cookie ? find(acct, cookie) : NULL;
+
+	if (!s)
+		return false;
+	info->syn = s->syn;
+	info->syn_sure = s->syn_sure;
+	info->pid = s->pid;
+	memcpy(info->comm, s->comm, TS_COMM_LEN);
+	return true;
+}

@@ -70,6 +70,18 @@ struct ts_row {
 	uint64_t close_ns;
 };
 
+/* One finished session, whole life (tcplife). */
+struct ts_life {
+	uint64_t cookie;
+	struct ts_tuple tuple;
+	uint32_t pid;			/* 0: unknown */
+	char comm[TS_COMM_LEN];
+	int64_t tx;			/* payload bytes, whole life */
+	int64_t rx;
+	uint64_t birth_ns;		/* CLOCK_MONOTONIC; 0: born before start */
+	uint64_t close_ns;
+};
+
 /* Counters an operator wants to see: nothing is dropped silently. */
 struct ts_acct_stats {
 	uint64_t sessions;		/* live in the table */
@@ -122,6 +134,16 @@ size_t ts_acct_rows(struct ts_acct *acct, enum ts_sort sort,
 		    const struct ts_row **rows);
 
 const struct ts_acct_stats *ts_acct_stats(const struct ts_acct *acct);
+
+/* What the table knows of a polled session (tcplife: lifetime totals). */
+struct ts_session_info {
+	int syn;			/* SYN assumed in bytes_acked */
+	bool syn_sure;
+	uint32_t pid;			/* 0: unknown */
+	char comm[TS_COMM_LEN];
+};
+bool ts_acct_session_info(struct ts_acct *acct, uint64_t cookie,
+			  struct ts_session_info *info);
 
 /* Payload from kernel counters (sequence space): see README. */
 int ts_sample_syn_rule(const struct ts_sample *s);

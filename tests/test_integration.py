@@ -20,6 +20,7 @@ import traceback
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TCPTOP = os.path.join(ROOT, "tcptop")
+TCPLIFE = os.path.join(ROOT, "tcplife")
 TCPLOAD = os.path.join(ROOT, "bench", "tcpload")
 TOP_FIELDS = {"ts", "interval", "pid", "comm", "family", "laddr", "lport",
               "raddr", "rport", "rx_bytes", "tx_bytes", "state", "cookie",
@@ -108,12 +109,13 @@ class Loopback:
 # ---------------------------------------------------------------- tools
 
 class Tool:
-    """A tcptop running in a namespace, stopped with SIGINT."""
+    """tcptop (or tcplife) in a namespace, stopped with SIGINT."""
 
-    def __init__(self, netns, *args):
-        self.ready = tempfile.mktemp(prefix="tcptop-ready-")
-        cmd = ["ip", "netns", "exec", netns, TCPTOP, "--json",
-               "--ready-file", self.ready] + list(args)
+    def __init__(self, netns, *args, prog=TCPTOP, json_out=True):
+        self.ready = tempfile.mktemp(prefix="tcpsight-ready-")
+        self.json_out = json_out
+        cmd = ["ip", "netns", "exec", netns, prog, "--ready-file",
+               self.ready] + (["--json"] if json_out else []) + list(args)
         self.out = tempfile.TemporaryFile(mode="w+")
         self.err = tempfile.TemporaryFile(mode="w+")
         self.proc = subprocess.Popen(cmd, stdout=self.out, stderr=self.err)
@@ -137,7 +139,8 @@ class Tool:
         self.err.seek(0)
         self.stdout = self.out.read()
         self.stderr = self.err.read()
-        self.rows = [json.loads(line) for line in self.stdout.splitlines()]
+        self.rows = [json.loads(line) for line in self.stdout.splitlines()
+                     if self.json_out]
         return self
 
 
@@ -422,6 +425,223 @@ def test_hybrid_falls_back_without_privilege():
     lines = p.stderr.strip().splitlines()
     assert len(lines) == 1 and "falling back to --mode poll" in lines[0], \
         p.stderr
+
+
+# ---------------------------------------------------------------- tcplife
+
+LIFE_FIELDS = {"ts", "pid", "comm", "family", "laddr", "lport", "raddr",
+               "rport", "tx_bytes", "rx_bytes", "duration_ms", "start_ts",
+               "cookie"}
+
+
+def life_by_key(rows):
+    out = {}
+    for r in rows:
+        k = key(r["laddr"], r["lport"], r["raddr"], r["rport"])
+        if k in out:
+            raise AssertionError("two lines for %s" % (k,))
+        out[k] = r
+    return out
+
+
+def check_life(truth, rows_by_role, born_before=False):
+    """One line per socket, exact bytes, owner, and a plausible lifetime."""
+    bad = []
+    for side in rows_by_role.values():
+        for r in side:
+            if set(r) != LIFE_FIELDS:
+                raise AssertionError("fields %s" % sorted(set(r) ^ LIFE_FIELDS))
+    by = {role: life_by_key(rows) for role, rows in rows_by_role.items()}
+    for t in truth:
+        r = by[t["role"]].get(key(t["laddr"], t["lport"], t["raddr"],
+                                  t["rport"]))
+        name = "%s %s:%s close=%s" % (t["role"], t["laddr"], t["lport"],
+                                      t["close"])
+        if r is None:
+            bad.append(name + " missing")
+        elif (r["tx_bytes"], r["rx_bytes"]) != (t["tx"], t["rx"]):
+            bad.append("%s tx %d/%d rx %d/%d" % (name, r["tx_bytes"],
+                                                 t["tx"], r["rx_bytes"],
+                                                 t["rx"]))
+        elif r["pid"] != t["pid"]:
+            bad.append("%s pid %s != %d" % (name, r["pid"], t["pid"]))
+        elif born_before:
+            if r["duration_ms"] is not None or r["start_ts"] is not None:
+                bad.append(name + " has a duration but predates the tool")
+        else:
+            life = (t["end_ts"] - t["start_ts"]) * 1000
+            # Birth: SYN_SENT just after connect() starts, or SYN_RECV
+            # just before accept() returns; close may trail close() by
+            # the FIN exchange.
+            if r["start_ts"] is None or \
+                    abs(r["start_ts"] - t["start_ts"]) > 0.25 or \
+                    not (0 <= r["duration_ms"] <= life + 250):
+                bad.append("%s duration %s ms vs workload %.1f ms" %
+                           (name, r["duration_ms"], life))
+    total = sum(len(v) for v in rows_by_role.values())
+    if rows_by_role.get("client") is rows_by_role.get("server"):
+        total //= 2
+    if not bad and total != len(truth):
+        bad.append("%d lines for %d sockets" % (total, len(truth)))
+    if bad:
+        raise AssertionError("%d of %d wrong: %s" % (len(bad), len(truth),
+                                                     "; ".join(bad[:6])))
+
+
+def run_life(hosts, addr, family, conns=300, extra=()):
+    ta = Tool(hosts.a, *extra, prog=TCPLIFE)
+    tb = ta if hosts.a == hosts.b else Tool(hosts.b, *extra, prog=TCPLIFE)
+    try:
+        truth = churn(hosts.a, hosts.b, addr, family, conns, "mixed")
+        truth += tcpload("--family", family, "--addr", addr,
+                         "--client-netns", hosts.a, "--server-netns",
+                         hosts.b, "--conns", 10, "--parallel", 10,
+                         "--rounds", 3, "--round-gap-ms", 300,
+                         "--close", "mixed", "--tx-base", 50000,
+                         "--rx-base", 70000)
+        wait_quiet(hosts.a)
+        wait_quiet(hosts.b)
+    finally:
+        ta.stop()
+        if tb is not ta:
+            tb.stop()
+    for t in (ta, tb):
+        assert t.rc == 0, "tcplife exit %d: %s" % (t.rc, t.stderr)
+    return truth, ta, tb
+
+
+def test_life_loopback_v4():
+    with Loopback("f4") as h:
+        truth, ta, _ = run_life(h, "127.0.0.1", 4)
+        check_life(truth, {"client": ta.rows, "server": ta.rows})
+
+
+def test_life_loopback_v6():
+    with Loopback("f6") as h:
+        truth, ta, _ = run_life(h, "::1", 6)
+        check_life(truth, {"client": ta.rows, "server": ta.rows})
+
+
+def test_life_veth_v4():
+    with Hosts("f4") as h:
+        truth, ta, tb = run_life(h, "198.18.0.2", 4)
+        check_life(truth, {"client": ta.rows, "server": tb.rows})
+
+
+def test_life_veth_v6():
+    with Hosts("f6") as h:
+        truth, ta, tb = run_life(h, "fd00::2", 6)
+        check_life(truth, {"client": ta.rows, "server": tb.rows})
+
+
+def test_life_born_before_start():
+    """Sessions alive before tcplife: printed, exact, duration unknown."""
+    with Loopback("fb") as h:
+        proc = subprocess.Popen(
+            [TCPLOAD, "--client-netns", h.a, "--server-netns", h.a,
+             "--conns", "20", "--parallel", "20", "--hold-ms", "2500",
+             "--close", "mixed", "--tx-base", "4000", "--rx-base", "6000"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(1.0)
+        t = Tool(h.a, prog=TCPLIFE)
+        out, err = proc.communicate(timeout=60)
+        wait_quiet(h.a)
+        t.stop()
+    assert proc.returncode == 0, err
+    truth = [json.loads(l) for l in out.splitlines()]
+    check_life(truth, {"client": t.rows, "server": t.rows}, born_before=True)
+
+
+def test_life_filters_in_kernel():
+    """Port, family and PID filters: each shown to include and exclude."""
+    with Loopback("fk") as h:
+        port = 47000
+        others = 47100
+        tl = Tool(h.a, "-L", str(port), prog=TCPLIFE)
+        tr = Tool(h.a, "-D", str(port), prog=TCPLIFE)
+        t6 = Tool(h.a, "-6", prog=TCPLIFE)
+        t4 = Tool(h.a, "-4", prog=TCPLIFE)
+        try:
+            truth = tcpload("--client-netns", h.a, "--server-netns", h.a,
+                            "--port", port, "--conns", 30, "--parallel", 4,
+                            "--close", "mixed")
+            truth += tcpload("--client-netns", h.a, "--server-netns", h.a,
+                             "--port", others, "--conns", 20,
+                             "--parallel", 4, "--close", "mixed")
+            wait_quiet(h.a)
+        finally:
+            for t in (tl, tr, t6, t4):
+                t.stop()
+    n_port = sum(1 for t in truth if t["rport"] == port or
+                 t["lport"] == port)
+    assert {r["lport"] for r in tl.rows} == {port} and \
+        len(tl.rows) == 30, "-L: %d rows" % len(tl.rows)
+    assert {r["rport"] for r in tr.rows} == {port} and \
+        len(tr.rows) == 30, "-D: %d rows" % len(tr.rows)
+    assert len(t4.rows) == len(truth) == 100, "-4: %d" % len(t4.rows)
+    assert len(t6.rows) == 0, "-6 printed IPv4 sessions"
+    assert n_port == 60
+
+
+def test_life_filter_pid():
+    with Loopback("fp") as h:
+        # A server that is already up: its PID is known before the run.
+        srv = subprocess.Popen(
+            ["ip", "netns", "exec", h.a, "python3", "-c",
+             "import socket,sys\n"
+             "s=socket.socket(); s.bind(('127.0.0.1',48000)); s.listen()\n"
+             "print('up', flush=True)\n"
+             "for i in range(10):\n"
+             "    c,_=s.accept(); d=c.recv(100); c.sendall(b'z'*(100+i));"
+             " c.close()\n"],
+            stdout=subprocess.PIPE, text=True)
+        assert srv.stdout.readline().strip() == "up"
+        t = Tool(h.a, "-p", str(srv.pid), prog=TCPLIFE)
+        try:
+            for i in range(10):
+                sh("python3", "-c",
+                   "import socket; s=socket.create_connection(("
+                   "'127.0.0.1',48000)); s.sendall(b'q'*50);"
+                   "d=b''\nwhile True:\n x=s.recv(999)\n if not x: break\n"
+                   " d+=x\ns.close()", netns=h.a)
+            srv.wait(timeout=20)
+            wait_quiet(h.a)
+        finally:
+            t.stop()
+    # ip netns exec execs python in place: the PID is the server's.
+    assert len(t.rows) == 10, "rows %d" % len(t.rows)
+    assert {r["pid"] for r in t.rows} == {srv.pid}
+    assert sorted(r["tx_bytes"] for r in t.rows) == list(range(100, 110))
+    assert all(r["rx_bytes"] == 50 for r in t.rows)
+
+
+def test_life_csv_and_table():
+    import csv
+    import io
+    with Loopback("fc") as h:
+        tc = Tool(h.a, "-s", "-T", prog=TCPLIFE, json_out=False)
+        tw = Tool(h.a, "-w", "-t", prog=TCPLIFE, json_out=False)
+        try:
+            truth = churn(h.a, h.a, "127.0.0.1", 4, 20, "mixed")
+            wait_quiet(h.a)
+        finally:
+            tc.stop()
+            tw.stop()
+    rows = list(csv.DictReader(io.StringIO(tc.stdout)))
+    assert list(rows[0].keys()) == ["TIME", "PID", "COMM", "IP", "LADDR",
+                                    "LPORT", "RADDR", "RPORT", "TX_B",
+                                    "RX_B", "MS"], list(rows[0].keys())
+    got = {key(r["LADDR"], r["LPORT"], r["RADDR"], r["RPORT"]):
+           (int(r["TX_B"]), int(r["RX_B"]), int(r["PID"])) for r in rows}
+    assert len(got) == len(rows) == len(truth), (len(rows), len(truth))
+    for t in truth:
+        k = key(t["laddr"], t["lport"], t["raddr"], t["rport"])
+        assert got[k] == (t["tx"], t["rx"], t["pid"]), (k, got[k], t)
+    lines = tw.stdout.splitlines()
+    assert lines[0].split() == ["TIME(s)", "PID", "COMM", "IP", "LADDR",
+                                "LPORT", "RADDR", "RPORT", "TX_KB", "RX_KB",
+                                "MS"], lines[0]
+    assert len(lines) == 1 + len(truth)
 
 
 # ---------------------------------------------------------------- CLI

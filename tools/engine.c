@@ -14,6 +14,9 @@
 
 struct ts_engine {
 	enum ts_mode mode;
+	const char *ready_file;
+	ts_life_fn life_fn;
+	void *life_arg;
 	struct ts_poller *poller;
 	struct ts_tracer *tracer;
 	struct ts_acct *acct;
@@ -66,31 +69,66 @@ static uint32_t own_netns(void)
 	return (uint32_t)st.st_ino;
 }
 
+/*
+ * Whole-life bytes: the SYN flag comes from the probe when it saw the
+ * birth, else from the baseline dump's verdict on that cookie.
+ */
+static void life_of(struct ts_engine *e, const struct ts_close_event *ev)
+{
+	struct ts_session_info info;
+	bool known = ts_acct_session_info(e->acct, ev->cookie, &info);
+	struct ts_life l = {
+		.cookie = ev->cookie,
+		.birth_ns = ev->birth_ns,
+		.close_ns = ev->close_ns,
+	};
+	int syn = !!(ev->flags & TS_CF_ACTIVE);
+
+	if (!(ev->flags & TS_CF_ACTIVE_KNOWN) && known)
+		syn = info.syn;
+	l.tuple.family = ev->family;
+	l.tuple.lport = ev->lport;
+	l.tuple.rport = ev->rport;
+	memcpy(l.tuple.laddr, ev->laddr, 16);
+	memcpy(l.tuple.raddr, ev->raddr, 16);
+	l.tx = ts_close_tx(ev, syn);
+	l.rx = ts_close_rx(ev);
+	if (ev->flags & TS_CF_OWNER) {
+		l.pid = ev->pid;
+		memcpy(l.comm, ev->comm, TS_COMM_LEN);
+	} else if (known && info.pid) {
+		l.pid = info.pid;
+		memcpy(l.comm, info.comm, TS_COMM_LEN);
+	}
+	l.comm[TS_COMM_LEN - 1] = '\0';
+	e->life_fn(&l, e->life_arg);
+}
+
 static int on_close(const struct ts_close_event *ev, void *arg)
 {
 	struct ts_engine *e = arg;
 
 	e->stats.events++;
-	ts_acct_close(e->acct, ev);
+	if (e->life_fn)
+		life_of(e, ev);
+	else
+		ts_acct_close(e->acct, ev);
 	return 0;
 }
 
-static bool open_tracer(struct ts_engine *e, const struct ts_engine_opts *o)
+static bool open_tracer(struct ts_engine *e, const struct ts_engine_opts *o,
+			char *why, size_t len)
 {
-	struct ts_tracer_opts to = {
-		.ring_bytes = o->ring_bytes,
-		.births_max = o->births_max,
-		.netns = own_netns(),
-	};
-	char why[256];
+	struct ts_tracer_opts to = o->filter;
 	const char *accept_why;
 
-	e->tracer = ts_tracer_open(&to, on_close, e, why, sizeof(why));
-	if (!e->tracer) {
-		fprintf(stderr, "tcpsight: warning: hybrid mode unavailable (%s); "
-			"falling back to --mode poll\n", why);
+	to.ring_bytes = o->ring_bytes;
+	to.births_max = o->births_max;
+	to.netns = own_netns();
+	to.wakeup = o->life_fn != NULL;
+	e->tracer = ts_tracer_open(&to, on_close, e, why, len);
+	if (!e->tracer)
 		return false;
-	}
 	if (!ts_tracer_accept_hooked(e->tracer, &accept_why))
 		fprintf(stderr, "tcpsight: warning: %s: owners of accepted "
 			"sockets are best effort\n", accept_why);
@@ -101,6 +139,7 @@ struct ts_engine *ts_engine_open(const struct ts_engine_opts *o,
 				 char *err, size_t errlen)
 {
 	struct ts_engine *e;
+	char why[256];
 
 	if (o->mode == TS_MODE_TRACE) {
 		snprintf(err, errlen, "--mode trace is not available yet");
@@ -112,6 +151,9 @@ struct ts_engine *ts_engine_open(const struct ts_engine_opts *o,
 		return NULL;
 	}
 	e->mode = o->mode;
+	e->life_fn = o->life_fn;
+	e->ready_file = o->ready_file;
+	e->life_arg = o->life_arg;
 	e->poller = ts_poller_open(o->by_family ? TS_REQ_BY_FAMILY :
 				   TS_REQ_COMPAT, o->nl_bufsize);
 	if (!e->poller) {
@@ -119,8 +161,16 @@ struct ts_engine *ts_engine_open(const struct ts_engine_opts *o,
 			 strerror(errno));
 		goto fail;
 	}
-	if (e->mode == TS_MODE_HYBRID && !open_tracer(e, o))
+	if (e->mode == TS_MODE_HYBRID && !open_tracer(e, o, why, sizeof(why))) {
+		/* tcplife is nothing without the probe. */
+		if (o->life_fn) {
+			snprintf(err, errlen, "%s", why);
+			goto fail;
+		}
+		fprintf(stderr, "tcpsight: warning: hybrid mode unavailable (%s); "
+			"falling back to --mode poll\n", why);
 		e->mode = TS_MODE_POLL;
+	}
 	e->acct = ts_acct_new(e->mode == TS_MODE_HYBRID, CLOSE_GRACE);
 	e->owners = ts_owners_new();
 	if (!e->acct || !e->owners) {
@@ -216,13 +266,27 @@ static void resolve_owners(struct ts_engine *e)
 	ts_owners_clear(e->owners);
 }
 
+static int touch(const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f) {
+		snprintf(err, errlen, "cannot create %s: %s", path,
+			 strerror(errno));
+		return -errno;
+	}
+	fclose(f);
+	return 0;
+}
+
 int ts_engine_start(struct ts_engine *e, char *err, size_t errlen)
 {
 	int ret = poll_once(e, err, errlen);
 
-	if (!ret)
-		resolve_owners(e);
-	return ret;
+	if (ret)
+		return ret;
+	resolve_owners(e);
+	return e->ready_file ? touch(e->ready_file, err, errlen) : 0;
 }
 
 static int drain(struct ts_engine *e, char *err, size_t errlen)
@@ -252,6 +316,19 @@ int ts_engine_interval(struct ts_engine *e, enum ts_sort sort,
 		return ret;
 	resolve_owners(e);
 	*n = ts_acct_rows(e->acct, sort, rows);
+	return 0;
+}
+
+int ts_engine_wait(struct ts_engine *e, int timeout_ms, char *err,
+		   size_t errlen)
+{
+	int ret = ts_tracer_wait(e->tracer, timeout_ms);
+
+	if (ret < 0 && ret != -EINTR) {
+		snprintf(err, errlen, "ring buffer: %s", strerror(-ret));
+		return ret;
+	}
+	e->stats.lost = ts_tracer_lost(e->tracer);
 	return 0;
 }
 

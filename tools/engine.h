@@ -15,12 +15,19 @@ enum ts_mode {
 	TS_MODE_TRACE,
 };
 
+typedef void (*ts_life_fn)(const struct ts_life *life, void *arg);
+
 struct ts_engine_opts {
 	enum ts_mode mode;
+	/* Set: close events go here, whole-life, instead of interval rows. */
+	ts_life_fn life_fn;
+	void *life_arg;
+	struct ts_tracer_opts filter;	/* pid/family/ports, run in the kernel */
 	size_t ring_bytes;
 	uint32_t births_max;
 	size_t nl_bufsize;
 	bool by_family;			/* SOCK_DIAG_BY_FAMILY instead of one walk */
+	const char *ready_file;		/* created once the baseline is taken */
 };
 
 struct ts_engine_stats {
@@ -41,6 +48,8 @@ int ts_engine_start(struct ts_engine *e, char *err, size_t errlen);
 int ts_engine_interval(struct ts_engine *e, enum ts_sort sort,
 		       const struct ts_row **rows, size_t *n,
 		       char *err, size_t errlen);
+/* tcplife: waits up to @timeout_ms for close events, hands them to life_fn. */
+int ts_engine_wait(struct ts_engine *e, int timeout_ms, char *err, size_t errlen);
 const struct ts_engine_stats *ts_engine_stats(struct ts_engine *e);
 const struct ts_acct_stats *ts_engine_acct_stats(const struct ts_engine *e);
 const char *ts_mode_name(enum ts_mode mode);

@@ -45,7 +45,6 @@ struct top_opts {
 	enum ts_sort sort;
 	double interval;
 	uint32_t count;
-	const char *ready_file;
 	struct ts_engine_opts eng;
 };
 
@@ -128,14 +127,10 @@ static void parse_args(int argc, char **argv, struct top_opts *o)
 			o->eng.ring_bytes = ring;
 			break;
 		case OPT_READY:
-			o->ready_file = optarg;
+			o->eng.ready_file = optarg;
 			break;
-		case ':':
-			ts_usage_error("tcptop", usage, "option requires an argument: '%s'",
-				       argv[optind - 1]);
 		default:
-			ts_usage_error("tcptop", usage, "unknown option: '%s'",
-				       argv[optind - 1]);
+			ts_bad_option("tcptop", usage, c, argv);
 		}
 	}
 	if (optind < argc && !ts_parse_interval(argv[optind++], &o->interval))
@@ -312,19 +307,6 @@ static int run(const struct top_opts *o, struct ts_engine *eng)
 	}
 }
 
-static bool touch(const char *path)
-{
-	FILE *f = fopen(path, "w");
-
-	if (!f) {
-		fprintf(stderr, "tcptop: cannot create %s: %s\n", path,
-			strerror(errno));
-		return false;
-	}
-	fclose(f);
-	return true;
-}
-
 int main(int argc, char **argv)
 {
 	struct top_opts o = {
@@ -350,8 +332,6 @@ int main(int argc, char **argv)
 	ret = ts_engine_start(eng, err, sizeof(err));
 	if (ret)
 		fprintf(stderr, "tcptop: %s\n", err);
-	else if (o.ready_file && !touch(o.ready_file))
-		ret = 1;
 	else
 		ret = run(&o, eng);
 	ts_engine_close(eng);

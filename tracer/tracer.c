@@ -187,7 +187,12 @@ int ts_tracer_drain(struct ts_tracer *t)
 
 int ts_tracer_wait(struct ts_tracer *t, int timeout_ms)
 {
-	return ring_buffer__poll(t->rb, timeout_ms);
+	int ret = timeout_ms ? ring_buffer__poll(t->rb, timeout_ms) : 0;
+
+	if (ret < 0)
+		return ret;
+	/* Whatever a skipped wakeup left behind is taken too. */
+	return ring_buffer__consume(t->rb);
 }
 
 uint64_t ts_tracer_lost(struct ts_tracer *t)
