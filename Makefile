@@ -17,11 +17,11 @@ DEB_PKGS := clang llvm libbpf-dev libmnl-dev libelf-dev zlib1g-dev bpftool \
 	pkg-config iproute2 nftables python3 valgrind libbpf-tools make gcc
 
 B := build
-COMMON := $(B)/session.o $(B)/payload.o $(B)/output.o $(B)/opts.o
+COMMON := $(B)/session.o $(B)/payload.o $(B)/output.o $(B)/opts.o $(B)/attach.o
 POLLER := $(B)/poller.o $(B)/owners.o
-TRACER := $(B)/tracer.o
+TRACER := $(B)/tracer.o $(B)/tracemode.o
 ENGINE := $(B)/engine.o $(COMMON) $(POLLER) $(TRACER)
-SKELS := $(B)/tcpclose.skel.h
+SKELS := $(B)/tcpclose.skel.h $(B)/tcptrace.skel.h
 TOOLS := tcptop tcplife
 TESTS := $(B)/test_session $(B)/test_parser $(B)/capture_dump
 BENCH := bench/tcpload bench/baredump bench/pollbench
@@ -65,7 +65,7 @@ $(B)/%.o: poller/%.c poller/*.h common/*.h | $(B)
 	$(CC) $(CFLAGS) -c $< -o $@
 $(B)/%.o: tracer/%.c tracer/*.h $(SKELS) | $(B)
 	$(CC) $(CFLAGS) -c $< -o $@
-$(B)/%.o: tools/%.c tools/*.h common/*.h tracer/*.h poller/*.h | $(B)
+$(B)/%.o: tools/%.c tools/*.h common/*.h tracer/*.h poller/*.h $(SKELS) | $(B)
 	$(CC) $(CFLAGS) -c $< -o $@
 $(B)/%.o: tests/%.c common/*.h poller/*.h | $(B)
 	$(CC) $(CFLAGS) -c $< -o $@

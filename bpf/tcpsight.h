@@ -27,6 +27,20 @@ struct ts_owner {
 	char comm[TS_COMM_LEN];
 };
 
+/* Trace mode: cumulative payload per live socket, read once per interval. */
+struct ts_traced {
+	__u64 id;		/* unique per session, never 0 */
+	__u64 tx;
+	__u64 rx;
+	__u32 pid;
+	__u16 family;
+	__u16 lport;
+	__u16 rport;
+	__u8 laddr[16];
+	__u8 raddr[16];
+	char comm[TS_COMM_LEN];
+};
+
 /* One TCP socket entering TCP_CLOSE. */
 struct ts_close_event {
 	__u64 cookie;		/* 0: nobody ever asked for it */

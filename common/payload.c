@@ -37,6 +37,8 @@ int ts_sample_syn_rule(const struct ts_sample *s)
 {
 	int64_t extra;
 
+	if (s->payload)
+		return 0;
 	if (s->state == TS_SYN_SENT)
 		return 1;
 	if (!s->has_sent || s->bytes_retrans || s->unacked)
@@ -50,11 +52,15 @@ int ts_sample_syn_rule(const struct ts_sample *s)
 
 int64_t ts_sample_tx(const struct ts_sample *s, int syn)
 {
+	if (s->payload)
+		return (int64_t)s->bytes_acked;
 	return clamp0((int64_t)s->bytes_acked - syn - state_fin_acked(s->state));
 }
 
 int64_t ts_sample_rx(const struct ts_sample *s)
 {
+	if (s->payload)
+		return (int64_t)s->bytes_received;
 	return clamp0((int64_t)s->bytes_received - state_has_peer_fin(s->state));
 }
 

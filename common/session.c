@@ -265,6 +265,12 @@ static void sample_new(struct ts_acct *acct, const struct ts_sample *smp)
 	s->tuple = smp->tuple;
 	s->uid = smp->uid;
 	s->inode = smp->inode;
+	if (smp->pid) {
+		s->pid = smp->pid;
+		memcpy(s->comm, smp->comm, TS_COMM_LEN);
+		s->comm[TS_COMM_LEN - 1] = '\0';
+		s->owner_tried = true;
+	}
 	s->syn_sure = syn >= 0;
 	s->syn = syn >= 0 ? (uint8_t)syn : !smp->listener_on_lport;
 	s->from_zero = acct->have_baseline;

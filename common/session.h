@@ -45,6 +45,9 @@ struct ts_sample {
 	uint8_t state;
 	bool has_sent;			/* tcp_info long enough for bytes_sent/retrans */
 	bool listener_on_lport;		/* a listener owns the local port (hint) */
+	bool payload;			/* counters are payload already (trace mode) */
+	uint32_t pid;			/* owner, when the source knows it */
+	char comm[TS_COMM_LEN];
 	uint32_t uid;
 	uint32_t inode;
 	uint32_t unacked;		/* tcpi_unacked: segments in flight */

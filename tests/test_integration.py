@@ -292,11 +292,11 @@ def churn(netns_c, netns_s, addr, family, conns, close="mixed", parallel=8,
 
 
 def run_hybrid(hosts, addr, family, conns=1000, closes=("mixed",),
-               loss=0):
+               loss=0, mode=()):
     if loss:
         hosts.drop_percent(loss)
-    ta = Tool(hosts.a, "1")
-    tb = ta if hosts.a == hosts.b else Tool(hosts.b, "1")
+    ta = Tool(hosts.a, *mode, "1")
+    tb = ta if hosts.a == hosts.b else Tool(hosts.b, *mode, "1")
     truth = []
     try:
         # Long-lived sessions, closing mid-interval, beside the churn.
@@ -365,6 +365,63 @@ def test_hybrid_veth_loss_v6():
     with Hosts("l6") as h:
         run_hybrid(h, "fd00::2", 6, conns=200, closes=("client", "server"),
                    loss=3)
+
+
+def test_trace_loopback_v4():
+    """Per-call accounting gives the same exact figures as hybrid."""
+    with Loopback("t4") as h:
+        run_hybrid(h, "127.0.0.1", 4, conns=500, mode=("--mode", "trace"))
+
+
+def test_trace_veth_v6():
+    with Hosts("t6") as h:
+        run_hybrid(h, "fd00::2", 6, conns=300, mode=("--mode", "trace"))
+
+
+def test_trace_veth_loss_v4():
+    with Hosts("tl") as h:
+        run_hybrid(h, "198.18.0.2", 4, conns=200, closes=("client",),
+                   loss=3, mode=("--mode", "trace"))
+
+
+def test_trace_attach_choice_here():
+    """This kernel: raw tracepoints only; asking for the others fails."""
+    need_root()
+    for attach, missing in (("fentry", "fentry/fexit"),
+                            ("kprobe", "kprobes")):
+        p = subprocess.run([TCPTOP, "--mode", "trace", "--attach", attach,
+                            "--json", "0.1", "1"], capture_output=True,
+                           text=True, timeout=30)
+        if p.returncode == 0:
+            continue  # a kernel that has it: nothing to refuse
+        lines = p.stderr.strip().splitlines()
+        assert p.returncode == 1 and len(lines) == 1 and \
+            missing in lines[0], (attach, p.returncode, p.stderr)
+    for attach in ("auto", "tracepoint"):
+        p = subprocess.run([TCPTOP, "--mode", "trace", "--attach", attach,
+                            "--json", "0.1", "1"], capture_output=True,
+                           text=True, timeout=30)
+        assert p.returncode == 0, (attach, p.stderr)
+
+
+def test_trace_map_full_is_reported():
+    with Loopback("tm") as h:
+        t = Tool(h.a, "--mode", "trace", "--map-size", "16", "0.3")
+        try:
+            truth = tcpload("--client-netns", h.a, "--server-netns", h.a,
+                            "--conns", 40, "--parallel", 40,
+                            "--hold-ms", 800, "--close", "client")
+            wait_quiet(h.a)
+            time.sleep(0.4)
+        finally:
+            t.stop()
+    assert t.rc == 0, t.stderr
+    got = sums(t.rows)
+    missing = sum(1 for x in truth
+                  if key(x["laddr"], x["lport"], x["raddr"], x["rport"])
+                  not in got)
+    assert missing > 0, "map was not too small"
+    assert "found the trace map full" in t.stderr, t.stderr
 
 
 def test_hybrid_small_ring_counts_lost():
@@ -649,7 +706,8 @@ def test_life_csv_and_table():
 def test_bad_options_exit_2():
     bad = [["-p", "abc"], ["-r", "-1"], ["0"], ["-1"], ["abc"],
            ["--mode", "nope"], ["1", "0"], ["-s", "x"], ["--bogus"],
-           ["1", "2", "3"], ["--ring-size", "12"], ["-p"]]
+           ["1", "2", "3"], ["--ring-size", "12"], ["-p"],
+           ["--attach", "uprobe"], ["--map-size", "0"]]
     for args in bad:
         p = subprocess.run([TCPTOP] + args, capture_output=True, text=True,
                            timeout=10)
@@ -657,12 +715,6 @@ def test_bad_options_exit_2():
         first = p.stderr.splitlines()[0]
         assert first.startswith("tcptop: "), "%s: %r" % (args, first)
         assert p.stdout == "", args
-
-
-def test_trace_mode_not_yet():
-    p = subprocess.run([TCPTOP, "--mode", "trace", "1", "1"],
-                       capture_output=True, text=True, timeout=10)
-    assert p.returncode == 1 and "trace" in p.stderr, p.stderr
 
 
 def test_table_output():

@@ -8,6 +8,7 @@
 #include "engine.h"
 #include "../poller/poller.h"
 #include "../poller/owners.h"
+#include "../tracer/tracemode.h"
 
 /* Dumps a vanished session waits for its close event (hybrid). */
 #define CLOSE_GRACE 2
@@ -19,6 +20,9 @@ struct ts_engine {
 	void *life_arg;
 	struct ts_poller *poller;
 	struct ts_tracer *tracer;
+	struct ts_trace *trace;		/* trace mode instead of poller+tracer */
+	struct ts_dump trace_dump;
+	enum ts_attach attach;
 	struct ts_acct *acct;
 	struct ts_owners *owners;
 	struct ts_engine_stats stats;
@@ -135,16 +139,26 @@ static bool open_tracer(struct ts_engine *e, const struct ts_engine_opts *o,
 	return true;
 }
 
+static bool open_trace(struct ts_engine *e, const struct ts_engine_opts *o,
+		       char *err, size_t errlen)
+{
+	struct ts_trace_opts to = {
+		.attach = o->attach,
+		.ring_bytes = o->ring_bytes,
+		.map_entries = o->map_entries,
+		.netns = own_netns(),
+	};
+
+	e->trace = ts_trace_open(&to, on_close, e, &e->attach, err, errlen);
+	return e->trace != NULL;
+}
+
 struct ts_engine *ts_engine_open(const struct ts_engine_opts *o,
 				 char *err, size_t errlen)
 {
 	struct ts_engine *e;
 	char why[256];
 
-	if (o->mode == TS_MODE_TRACE) {
-		snprintf(err, errlen, "--mode trace is not available yet");
-		return NULL;
-	}
 	e = calloc(1, sizeof(*e));
 	if (!e) {
 		snprintf(err, errlen, "out of memory");
@@ -154,6 +168,11 @@ struct ts_engine *ts_engine_open(const struct ts_engine_opts *o,
 	e->life_fn = o->life_fn;
 	e->ready_file = o->ready_file;
 	e->life_arg = o->life_arg;
+	if (e->mode == TS_MODE_TRACE) {
+		if (!open_trace(e, o, err, errlen))
+			goto fail;
+		goto core;
+	}
 	e->poller = ts_poller_open(o->by_family ? TS_REQ_BY_FAMILY :
 				   TS_REQ_COMPAT, o->nl_bufsize);
 	if (!e->poller) {
@@ -171,7 +190,8 @@ struct ts_engine *ts_engine_open(const struct ts_engine_opts *o,
 			"falling back to --mode poll\n", why);
 		e->mode = TS_MODE_POLL;
 	}
-	e->acct = ts_acct_new(e->mode == TS_MODE_HYBRID, CLOSE_GRACE);
+core:
+	e->acct = ts_acct_new(e->mode != TS_MODE_POLL, CLOSE_GRACE);
 	e->owners = ts_owners_new();
 	if (!e->acct || !e->owners) {
 		snprintf(err, errlen, "out of memory");
@@ -188,6 +208,8 @@ void ts_engine_close(struct ts_engine *e)
 	if (!e)
 		return;
 	ts_tracer_close(e->tracer);
+	ts_trace_close(e->trace);
+	ts_dump_free(&e->trace_dump);
 	ts_poller_close(e->poller);
 	ts_acct_free(e->acct);
 	ts_owners_free(e->owners);
@@ -199,15 +221,26 @@ enum ts_mode ts_engine_mode(const struct ts_engine *e)
 	return e->mode;
 }
 
+enum ts_attach ts_engine_attach(const struct ts_engine *e)
+{
+	return e->attach;
+}
+
 static int poll_once(struct ts_engine *e, char *err, size_t errlen)
 {
 	const struct ts_dump *d;
 	size_t i;
 	int ret;
 
-	ret = ts_poller_dump(e->poller, &d);
+	if (e->trace) {
+		ret = ts_trace_read(e->trace, &e->trace_dump);
+		d = &e->trace_dump;
+	} else {
+		ret = ts_poller_dump(e->poller, &d);
+	}
 	if (ret) {
-		snprintf(err, errlen, "sock_diag dump failed: %s",
+		snprintf(err, errlen, "%s failed: %s",
+			 e->trace ? "reading the trace map" : "sock_diag dump",
 			 ret == -EBADMSG ? "malformed reply from the kernel" :
 			 strerror(-ret));
 		return ret;
@@ -293,6 +326,14 @@ static int drain(struct ts_engine *e, char *err, size_t errlen)
 {
 	int ret;
 
+	if (e->trace) {
+		ret = ts_trace_drain(e->trace);
+		ts_trace_lost(e->trace, &e->stats.lost, &e->stats.map_full);
+		if (ret >= 0)
+			return 0;
+		snprintf(err, errlen, "ring buffer: %s", strerror(-ret));
+		return ret;
+	}
 	if (!e->tracer)
 		return 0;
 	ret = ts_tracer_drain(e->tracer);

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include "../common/session.h"
 #include "../tracer/tracer.h"
+#include "../common/attach.h"
 
 enum ts_mode {
 	TS_MODE_HYBRID,
@@ -28,11 +29,14 @@ struct ts_engine_opts {
 	size_t nl_bufsize;
 	bool by_family;			/* SOCK_DIAG_BY_FAMILY instead of one walk */
 	const char *ready_file;		/* created once the baseline is taken */
+	enum ts_attach attach;		/* trace mode */
+	uint32_t map_entries;		/* trace mode: live sessions in the map */
 };
 
 struct ts_engine_stats {
 	uint64_t lost;			/* close events lost, since start */
 	uint64_t events;		/* close events drained, since start */
+	uint64_t map_full;		/* trace mode: calls that found the map full */
 };
 
 struct ts_engine;
@@ -42,6 +46,8 @@ struct ts_engine *ts_engine_open(const struct ts_engine_opts *opts,
 				 char *err, size_t errlen);
 void ts_engine_close(struct ts_engine *e);
 enum ts_mode ts_engine_mode(const struct ts_engine *e);
+/* Trace mode: the attach type chosen. */
+enum ts_attach ts_engine_attach(const struct ts_engine *e);
 /* The baseline: sessions alive now report only what they move later. */
 int ts_engine_start(struct ts_engine *e, char *err, size_t errlen);
 /* Ends an interval: poll, drain, owners; rows valid until the next call. */

@@ -18,6 +18,7 @@
 static const char usage[] =
 "usage: tcptop [-h] [-C] [-S] [-p PID] [-4|-6] [-r ROWS] [-s all|sent|received]\n"
 "              [--mode hybrid|poll|trace] [--json] [--ring-size BYTES]\n"
+"              [--attach auto|fentry|kprobe|tracepoint] [--map-size N]\n"
 "              [--ready-file PATH]\n"
 "              [interval] [count]\n"
 "  -C              don't clear the screen (and don't truncate to its height)\n"
@@ -27,9 +28,12 @@ static const char usage[] =
 "  -r ROWS         rows per table (default 20)\n"
 "  -s KEY          sort by all (rx+tx, default), sent or received\n"
 "  --mode MODE     hybrid (default): polling + close-path probe;\n"
-"                  poll: sock_diag polling only, no BPF\n"
+"                  poll: sock_diag polling only, no BPF;\n"
+"                  trace: per send/recv accounting (bcc's way), to compare\n"
 "  --json          JSON Lines, one object per session per interval\n"
 "  --ring-size N   close-event ring buffer bytes (default 8388608)\n"
+"  --attach TYPE   trace mode: auto (default), fentry, kprobe, tracepoint\n"
+"  --map-size N    trace mode: live sessions the BPF map holds (65536)\n"
 "  --ready-file F  create F once the baseline is taken (for scripts)\n"
 "  interval        seconds, fractions allowed (default 1)\n"
 "  count           number of intervals (default: until Ctrl-C)\n";
@@ -55,7 +59,7 @@ static void on_signal(int sig)
 	stop_signal = sig;
 }
 
-enum { OPT_MODE = 256, OPT_JSON, OPT_RING, OPT_READY };
+enum { OPT_MODE = 256, OPT_JSON, OPT_RING, OPT_READY, OPT_ATTACH, OPT_MAP };
 
 static void parse_sort(const char *s, enum ts_sort *sort)
 {
@@ -77,6 +81,8 @@ static void parse_args(int argc, char **argv, struct top_opts *o)
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "ring-size", required_argument, NULL, OPT_RING },
 		{ "ready-file", required_argument, NULL, OPT_READY },
+		{ "attach", required_argument, NULL, OPT_ATTACH },
+		{ "map-size", required_argument, NULL, OPT_MAP },
 		{ NULL, 0, NULL, 0 },
 	};
 	uint64_t ring;
@@ -125,6 +131,15 @@ static void parse_args(int argc, char **argv, struct top_opts *o)
 				ts_usage_error("tcptop", usage,
 					       "invalid ring size: '%s' (4096..1073741824)", optarg);
 			o->eng.ring_bytes = ring;
+			break;
+		case OPT_ATTACH:
+			if (!ts_parse_attach(optarg, &o->eng.attach))
+				ts_usage_error("tcptop", usage, "unknown attach type: '%s'", optarg);
+			break;
+		case OPT_MAP:
+			if (!ts_parse_u32(optarg, 16, 1 << 24, &o->eng.map_entries))
+				ts_usage_error("tcptop", usage,
+					       "invalid map size: '%s' (16..16777216)", optarg);
 			break;
 		case OPT_READY:
 			o->eng.ready_file = optarg;
@@ -238,7 +253,7 @@ static void print_table(const struct top_opts *o, struct ts_engine *eng,
 	lines = print_family(o, rows, n, AF_INET6, lines);
 	for (i = 0; i < n; i++)
 		closed += rows[i].closed;
-	if (ts_engine_mode(eng) == TS_MODE_HYBRID && lines > 1)
+	if (ts_engine_mode(eng) != TS_MODE_POLL && lines > 1)
 		printf("-- %zu sessions moved bytes, %zu closed, %llu close events lost\n",
 		       n, closed, (unsigned long long)lost);
 }
@@ -270,6 +285,7 @@ static int run(const struct top_opts *o, struct ts_engine *eng)
 {
 	uint64_t step = (uint64_t)llround(o->interval * 1e9);
 	uint64_t prev = ts_monotonic_ns(), deadline = prev, lost_prev = 0;
+	uint64_t full_prev = 0;
 	uint32_t done = 0;
 	char err[256];
 
@@ -294,6 +310,12 @@ static int run(const struct top_opts *o, struct ts_engine *eng)
 			fprintf(stderr, "tcptop: lost %llu close events this interval "
 				"(ring buffer full: raise --ring-size)\n",
 				(unsigned long long)fmt.lost);
+		if (ts_engine_stats(eng)->map_full != full_prev) {
+			full_prev = ts_engine_stats(eng)->map_full;
+			fprintf(stderr, "tcptop: %llu send/recv calls found the trace "
+				"map full so far: their bytes are not counted (raise --map-size)\n",
+				(unsigned long long)full_prev);
+		}
 		prev = now;
 		lost_prev = lost;
 		if (o->json)
