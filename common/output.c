@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <arpa/inet.h>
+#include <errno.h>
 #include <string.h>
 #include <time.h>
 #include <sys/socket.h>
@@ -24,6 +25,15 @@ void ts_endpoint_str(const struct ts_tuple *t, bool local, bool brackets,
 		snprintf(buf, len, "[%s]:%u", a, port);
 	else
 		snprintf(buf, len, "%s:%u", a, port);
+}
+
+int ts_flush(FILE *f)
+{
+	int err = fflush(f) ? errno : 0;
+
+	if (!err && !ferror(f))
+		return 0;
+	return err == EPIPE || errno == EPIPE ? 1 : -1;
 }
 
 int ts_family_num(uint16_t family)

@@ -17,6 +17,12 @@ int ts_family_num(uint16_t family);
 void ts_json_str(FILE *f, const char *s);
 void ts_json_pid(FILE *f, uint32_t pid, const char *comm);
 
+/*
+ * Flushes @f: 0 on success, 1 when the reader went away (a closed pipe:
+ * the tools then end quietly), -1 on any other write error.
+ */
+int ts_flush(FILE *f);
+
 /* tcptop */
 struct ts_top_fmt {
 	double ts;			/* unix seconds, end of interval */

@@ -734,6 +734,138 @@ def test_table_output():
                                       "RX_KB", "TX_KB"], hdr
 
 
+# ---------------------------------------------------------------- faults
+
+def test_no_btf_one_clear_line():
+    env = dict(os.environ, TCPSIGHT_BTF="/nonexistent/vmlinux")
+    p = subprocess.run([TCPTOP, "--json", "0.1", "1"], env=env,
+                       capture_output=True, text=True, timeout=30)
+    lines = p.stderr.strip().splitlines()
+    assert p.returncode == 0 and len(lines) == 1 and \
+        "no BTF" in lines[0] and "falling back" in lines[0], p.stderr
+    for cmd in ([TCPLIFE], [TCPTOP, "--mode", "trace", "0.1", "1"]):
+        p = subprocess.run(cmd, env=env, capture_output=True, text=True,
+                           timeout=30)
+        lines = p.stderr.strip().splitlines()
+        assert p.returncode == 1 and len(lines) == 1 and \
+            "no BTF" in lines[0], (cmd, p.returncode, p.stderr)
+
+
+def test_broken_pipe_is_quiet():
+    need_root()
+    with Loopback("bp") as h:
+        for tool in ([TCPTOP, "-C", "0.3"], [TCPLIFE]):
+            p = subprocess.Popen("ip netns exec %s %s | head -1" %
+                                 (h.a, " ".join(tool)), shell=True,
+                                 stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True)
+            time.sleep(1.0)
+            # Lines to write into the closed pipe.
+            churn(h.a, h.a, "127.0.0.1", 4, 20, "client")
+            out, err = p.communicate(timeout=30)
+            assert out.count("\n") == 1, (tool, out)
+            assert err == "", (tool, err)
+
+
+def test_signals_end_cleanly():
+    with Loopback("sg") as h:
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            for prog in (TCPTOP, TCPLIFE):
+                t = Tool(h.a, prog=prog)
+                t.proc.send_signal(sig)
+                t.stop()
+                assert t.rc == 0, (prog, sig, t.rc, t.stderr)
+
+
+def test_poll_mode_unprivileged_user():
+    """sock_diag needs no privilege: exact bytes as nobody; owners of
+    other users' sockets stay unknown (no /proc/PID/fd access)."""
+    need_root()
+    with Loopback("up") as h:
+        ready = tempfile.mktemp(prefix="tcptop-ready-")
+        os.close(os.open(ready, os.O_CREAT | os.O_WRONLY, 0o666))
+        os.chmod(ready, 0o666)
+        os.unlink(ready)
+        outf = tempfile.TemporaryFile(mode="w+")
+        tool = subprocess.Popen(
+            ["ip", "netns", "exec", h.a, "setpriv", "--reuid=65534",
+             "--regid=65534", "--clear-groups", TCPTOP, "--mode", "poll",
+             "--json", "0.3"], stdout=outf, stderr=subprocess.PIPE,
+            text=True)
+        time.sleep(0.8)
+        proc = subprocess.Popen(
+            [TCPLOAD] + [str(x) for x in long_lived(h.a, h.a, "127.0.0.1",
+                                                      4, conns=10)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(2.2)
+        tool.send_signal(signal.SIGINT)
+        err = tool.communicate(timeout=30)[1]
+        out = proc.communicate(timeout=60)[0]
+    assert tool.returncode == 0, err
+    assert err == "", err
+    outf.seek(0)
+    rows = [json.loads(l) for l in outf.read().splitlines()]
+    truth = [json.loads(l) for l in out.splitlines()]
+    check_exact(truth, {"client": rows, "server": rows}, check_pid=False)
+    assert all(r["pid"] is None for r in rows), "owners of root's sockets"
+
+
+def test_least_privilege_per_mode():
+    """Each mode with exactly the capabilities the README lists."""
+    need_root()
+    caps = {"poll": None, "hybrid": "+bpf,+perfmon",
+            "trace": "+bpf,+perfmon"}
+    for mode, cap in caps.items():
+        cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+        if cap:
+            cmd += ["--inh-caps=" + cap, "--ambient-caps=" + cap]
+        p = subprocess.run(cmd + [TCPTOP, "--mode", mode, "--json", "0.1",
+                                  "1"], capture_output=True, text=True,
+                           timeout=30)
+        assert p.returncode == 0, (mode, p.stderr)
+        assert "falling back" not in p.stderr, (mode, p.stderr)
+    # tcplife: the same two capabilities.
+    cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+           "--inh-caps=+bpf,+perfmon", "--ambient-caps=+bpf,+perfmon",
+           TCPLIFE]
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    time.sleep(1.5)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=30)
+    assert p.returncode == 0 and out.startswith("PID"), (out, err)
+    # One capability short: hybrid falls back, trace and tcplife refuse.
+    p = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534",
+                        "--clear-groups", "--inh-caps=+bpf",
+                        "--ambient-caps=+bpf", TCPTOP, "--mode", "trace",
+                        "0.1", "1"], capture_output=True, text=True,
+                       timeout=30)
+    assert p.returncode == 1 and len(p.stderr.splitlines()) == 1, p.stderr
+
+
+def test_valgrind_poll_mode_clean():
+    need_root()
+    if not shutil_which("valgrind"):
+        raise Skip("valgrind not installed")
+    with Loopback("vg") as h:
+        vg = subprocess.Popen(
+            ["ip", "netns", "exec", h.a, "valgrind", "--error-exitcode=3",
+             "--leak-check=full", "--errors-for-leak-kinds=definite",
+             TCPTOP, "--mode", "poll", "--json", "0.5", "4"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(1.5)
+        tcpload(*long_lived(h.a, h.a, "127.0.0.1", 4, conns=5, rounds=2))
+        out, err = vg.communicate(timeout=120)
+    assert vg.returncode == 0, err[-800:]
+    assert "definitely lost: 0 bytes" in err or \
+        "All heap blocks were freed" in err, err[-800:]
+
+
+def shutil_which(name):
+    import shutil
+    return shutil.which(name)
+
+
 # ---------------------------------------------------------------- runner
 
 def main():

@@ -382,3 +382,32 @@ const struct ts_acct_stats *ts_engine_acct_stats(const struct ts_engine *e)
 {
 	return ts_acct_stats(e->acct);
 }
+
+void ts_engine_print_stats(struct ts_engine *e, FILE *f, const char *prog)
+{
+	const struct ts_acct_stats *a = ts_acct_stats(e->acct);
+	const struct ts_owner_stats *o = ts_owners_stats(e->owners);
+	const struct ts_poller_stats *p = e->poller ? ts_poller_stats(e->poller) : NULL;
+
+	fprintf(f, "%s: stats: mode %s dumps %llu dump_retries %llu sessions %llu "
+		"born %llu closed_seen %llu closed_unseen %llu "
+		"closed_prebaseline %llu retired_unclosed %llu late_samples %llu "
+		"syn_guessed %llu syn_fixed %llu events %llu lost %llu "
+		"map_full %llu owner_scans %llu owner_full_scans %llu\n",
+		prog, ts_mode_name(e->mode),
+		(unsigned long long)(p ? p->dumps : 0),
+		(unsigned long long)(p ? p->retries : 0),
+		(unsigned long long)a->sessions, (unsigned long long)a->born,
+		(unsigned long long)a->closed_seen,
+		(unsigned long long)a->closed_unseen,
+		(unsigned long long)a->closed_prebaseline,
+		(unsigned long long)a->retired_unclosed,
+		(unsigned long long)a->late_samples,
+		(unsigned long long)a->syn_guessed,
+		(unsigned long long)a->syn_fixed,
+		(unsigned long long)e->stats.events,
+		(unsigned long long)e->stats.lost,
+		(unsigned long long)e->stats.map_full,
+		(unsigned long long)o->scans_hot,
+		(unsigned long long)o->scans_full);
+}

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include "../common/session.h"
 #include "../tracer/tracer.h"
 #include "../common/attach.h"
@@ -58,6 +59,8 @@ int ts_engine_interval(struct ts_engine *e, enum ts_sort sort,
 int ts_engine_wait(struct ts_engine *e, int timeout_ms, char *err, size_t errlen);
 const struct ts_engine_stats *ts_engine_stats(struct ts_engine *e);
 const struct ts_acct_stats *ts_engine_acct_stats(const struct ts_engine *e);
+/* One line of every counter, for operators (--stats) and tests. */
+void ts_engine_print_stats(struct ts_engine *e, FILE *f, const char *prog);
 const char *ts_mode_name(enum ts_mode mode);
 bool ts_parse_mode(const char *s, enum ts_mode *mode);
 uint64_t ts_monotonic_ns(void);

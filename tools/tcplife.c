@@ -173,8 +173,13 @@ static int run(struct ts_engine *eng, struct life_state *st)
 			return 1;
 		}
 		report_lost(eng, &reported);
-		if (fflush(stdout) && errno == EPIPE)
+		switch (ts_flush(stdout)) {
+		case 1:
 			return 0;
+		case -1:
+			fprintf(stderr, "tcplife: writing output: %s\n", strerror(errno));
+			return 1;
+		}
 	}
 	/* Ctrl-C: what the ring still holds is printed, not dropped. */
 	ts_engine_wait(eng, 0, err, sizeof(err));

@@ -19,7 +19,7 @@ static const char usage[] =
 "usage: tcptop [-h] [-C] [-S] [-p PID] [-4|-6] [-r ROWS] [-s all|sent|received]\n"
 "              [--mode hybrid|poll|trace] [--json] [--ring-size BYTES]\n"
 "              [--attach auto|fentry|kprobe|tracepoint] [--map-size N]\n"
-"              [--ready-file PATH]\n"
+"              [--ready-file PATH] [--stats]\n"
 "              [interval] [count]\n"
 "  -C              don't clear the screen (and don't truncate to its height)\n"
 "  -S              skip the loadavg summary line\n"
@@ -34,6 +34,7 @@ static const char usage[] =
 "  --ring-size N   close-event ring buffer bytes (default 8388608)\n"
 "  --attach TYPE   trace mode: auto (default), fentry, kprobe, tracepoint\n"
 "  --map-size N    trace mode: live sessions the BPF map holds (65536)\n"
+"  --stats         print the engine's counters to stderr at exit\n"
 "  --ready-file F  create F once the baseline is taken (for scripts)\n"
 "  interval        seconds, fractions allowed (default 1)\n"
 "  count           number of intervals (default: until Ctrl-C)\n";
@@ -42,6 +43,7 @@ struct top_opts {
 	bool no_clear;
 	bool no_summary;
 	bool json;
+	bool stats;
 	uint32_t pid;
 	int family;			/* 0, AF_INET or AF_INET6 */
 	uint32_t rows;
@@ -59,7 +61,7 @@ static void on_signal(int sig)
 	stop_signal = sig;
 }
 
-enum { OPT_MODE = 256, OPT_JSON, OPT_RING, OPT_READY, OPT_ATTACH, OPT_MAP };
+enum { OPT_MODE = 256, OPT_JSON, OPT_RING, OPT_READY, OPT_ATTACH, OPT_MAP, OPT_STATS };
 
 static void parse_sort(const char *s, enum ts_sort *sort)
 {
@@ -83,6 +85,7 @@ static void parse_args(int argc, char **argv, struct top_opts *o)
 		{ "ready-file", required_argument, NULL, OPT_READY },
 		{ "attach", required_argument, NULL, OPT_ATTACH },
 		{ "map-size", required_argument, NULL, OPT_MAP },
+		{ "stats", no_argument, NULL, OPT_STATS },
 		{ NULL, 0, NULL, 0 },
 	};
 	uint64_t ring;
@@ -140,6 +143,9 @@ static void parse_args(int argc, char **argv, struct top_opts *o)
 			if (!ts_parse_u32(optarg, 16, 1 << 24, &o->eng.map_entries))
 				ts_usage_error("tcptop", usage,
 					       "invalid map size: '%s' (16..16777216)", optarg);
+			break;
+		case OPT_STATS:
+			o->stats = true;
 			break;
 		case OPT_READY:
 			o->eng.ready_file = optarg;
@@ -322,8 +328,13 @@ static int run(const struct top_opts *o, struct ts_engine *eng)
 			print_json(o, rows, n, &fmt);
 		else
 			print_table(o, eng, rows, n, fmt.lost);
-		if (fflush(stdout) && errno == EPIPE)
+		switch (ts_flush(stdout)) {
+		case 1:
 			return 0;
+		case -1:
+			fprintf(stderr, "tcptop: writing output: %s\n", strerror(errno));
+			return 1;
+		}
 		if (stop_signal || (o->count && ++done >= o->count))
 			return 0;
 	}
@@ -356,6 +367,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "tcptop: %s\n", err);
 	else
 		ret = run(&o, eng);
+	if (o.stats)
+		ts_engine_print_stats(eng, stderr, "tcptop");
 	ts_engine_close(eng);
 	return ret ? 1 : 0;
 }

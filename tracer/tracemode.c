@@ -95,6 +95,8 @@ struct ts_trace *ts_trace_open(const struct ts_trace_opts *o, ts_close_fn fn,
 	struct ts_trace *t;
 	int ret;
 
+	if (!ts_tracer_supported(err, errlen))
+		return NULL;
 	ts_trace_caps(&caps);
 	if (!ts_attach_choose(o->attach, &caps, chosen, &missing)) {
 		snprintf(err, errlen, "this kernel lacks %s", missing);
