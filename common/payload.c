@@ -28,6 +28,11 @@ static int state_fin_acked(uint8_t state)
 	return state == TS_FIN_WAIT2;
 }
 
+int ts_sample_fin_acked(const struct ts_sample *s)
+{
+	return state_fin_acked(s->state);
+}
+
 /*
  * 1: active opener, 0: passive, -1: cannot tell exactly.  With nothing
  * retransmitted and nothing in flight, bytes_sent is exactly the payload
@@ -41,6 +46,9 @@ int ts_sample_syn_rule(const struct ts_sample *s)
 		return 0;
 	if (s->state == TS_SYN_SENT)
 		return 1;
+	/* Past SYN_SENT an active opener's SYN is acked: bytes_acked >= 1. */
+	if (!s->bytes_acked)
+		return 0;
 	if (!s->has_sent || s->bytes_retrans || s->unacked)
 		return -1;
 	extra = (int64_t)(s->bytes_acked - s->bytes_sent) -

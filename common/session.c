@@ -19,7 +19,8 @@ struct session {
 	bool closed;			/* close event seen: ignore later samples */
 	bool closed_now;		/* ... during this interval */
 	bool owner_tried;		/* looked up once: never again */
-	uint8_t missing;		/* consecutive dumps without it */
+	uint8_t debit;			/* overcount to take back from later bytes */
+	uint32_t missing;		/* consecutive dumps without it */
 	uint32_t seen_gen;
 	uint32_t closed_gen;
 	uint32_t pid;
@@ -28,6 +29,8 @@ struct session {
 	char comm[TS_COMM_LEN];
 	uint64_t birth_ns;
 	uint64_t close_ns;
+	uint64_t last_acked;		/* raw bytes_acked at the last observation */
+	uint8_t last_fin;		/* its own FIN counted in it */
 	int64_t last_tx;		/* payload at the last observation */
 	int64_t last_rx;
 	int64_t d_tx;			/* this interval */
@@ -210,6 +213,14 @@ bool ts_acct_has_baseline(const struct ts_acct *acct)
 	return acct->have_baseline;
 }
 
+static int64_t payload_tx(uint64_t acked, int syn, int fin)
+{
+	int64_t v = (int64_t)acked - syn - fin;
+
+	/* SYN_SENT: the SYN is not in bytes_acked until it is acknowledged. */
+	return v < 0 ? 0 : v;
+}
+
 /* Counters only grow; a smaller value would mean mismatched corrections. */
 static void account(int64_t *last, int64_t *delta, int64_t now)
 {
@@ -219,24 +230,51 @@ static void account(int64_t *last, int64_t *delta, int64_t now)
 	*last = now;
 }
 
+static void account_tx(struct session *s, uint64_t acked, int fin)
+{
+	int64_t now = payload_tx(acked, s->syn, fin);
+
+	if (now < s->last_tx)
+		return;
+	s->last_acked = acked;
+	s->last_fin = (uint8_t)fin;
+	account(&s->last_tx, &s->d_tx, now);
+}
+
 /*
  * Whether the SYN sits in bytes_acked matters only for sessions whose whole
  * counters were counted; for the rest it cancels out of every delta.  When a
- * guess turns out wrong, rebase and settle the difference in this interval.
+ * guess turns out wrong, rebase and settle the difference: a byte owed is
+ * added now, a byte counted too many is taken back from later bytes, so no
+ * interval ever shows a negative figure.
  */
 static void settle_syn(struct ts_acct *acct, struct session *s, int syn)
 {
-	int diff = (int)s->syn - syn;
+	int64_t old = s->last_tx, diff;
 
 	s->syn_sure = true;
-	if (!diff)
+	if (syn == s->syn)
 		return;
 	s->syn = (uint8_t)syn;
-	s->last_tx += diff;
-	if (s->from_zero) {
+	s->last_tx = payload_tx(s->last_acked, syn, s->last_fin);
+	diff = s->last_tx - old;
+	if (!s->from_zero || !diff)
+		return;
+	acct->stats.syn_fixed++;
+	if (diff > 0)
 		s->d_tx += diff;
-		acct->stats.syn_fixed++;
-	}
+	else
+		s->debit += (uint8_t)-diff;
+}
+
+static void pay_debit(struct session *s)
+{
+	int64_t pay = s->debit < s->d_tx ? s->debit : s->d_tx;
+
+	if (pay <= 0)
+		return;
+	s->d_tx -= pay;
+	s->debit -= (uint8_t)pay;
 }
 
 static bool state_is_sampled(uint8_t state)
@@ -281,6 +319,8 @@ static void sample_new(struct ts_acct *acct, const struct ts_sample *smp)
 	}
 	s->state = smp->state;
 	s->seen_gen = acct->gen;
+	s->last_acked = smp->bytes_acked;
+	s->last_fin = smp->payload ? 0 : ts_sample_fin_acked(smp);
 	s->last_tx = ts_sample_tx(smp, s->syn);
 	s->last_rx = ts_sample_rx(smp);
 	if (s->from_zero) {
@@ -308,8 +348,12 @@ void ts_acct_sample(struct ts_acct *acct, const struct ts_sample *smp)
 	syn = s->syn_sure ? -1 : ts_sample_syn_rule(smp);
 	if (syn >= 0)
 		settle_syn(acct, s, syn);
-	account(&s->last_tx, &s->d_tx, ts_sample_tx(smp, s->syn));
+	if (smp->payload)
+		account(&s->last_tx, &s->d_tx, ts_sample_tx(smp, 0));
+	else
+		account_tx(s, smp->bytes_acked, ts_sample_fin_acked(smp));
 	account(&s->last_rx, &s->d_rx, ts_sample_rx(smp));
+	pay_debit(s);
 	s->state = smp->state;
 	s->seen_gen = acct->gen;
 	s->missing = 0;
@@ -394,6 +438,56 @@ static void tuple_of_event(struct ts_tuple *t, const struct ts_close_event *ev)
 }
 
 static void close_row(struct ts_acct *acct, const struct ts_close_event *ev,
+		      int syn);
+static void close_owner(struct session *s, const struct ts_close_event *ev);
+static void tuple_of_event(struct ts_tuple *t, const struct ts_close_event *ev);
+
+static void fill_closed(struct session *s, const struct ts_close_event *ev)
+{
+	tuple_of_event(&s->tuple, ev);
+	s->state = TS_CLOSE;
+	s->closed = true;
+	s->closed_now = true;
+	s->from_zero = true;
+	s->syn = !!(ev->flags & TS_CF_ACTIVE);
+	s->syn_sure = !!(ev->flags & TS_CF_ACTIVE_KNOWN);
+	s->d_tx = s->last_tx = ts_close_tx(ev, s->syn);
+	s->d_rx = s->last_rx = ts_close_rx(ev);
+	s->last_acked = ev->bytes_acked;
+	s->last_fin = !!(ev->flags & TS_CF_FIN_ACKED);
+	s->birth_ns = ev->birth_ns;
+	s->close_ns = ev->close_ns;
+	s->owner_tried = true;
+	close_owner(s, ev);
+}
+
+/*
+ * A session the poller never saw: all its bytes belong to this run.  It
+ * stays in the table, closed, so a dump that raced its close and still
+ * lists it cannot count it again.
+ */
+static void close_unseen(struct ts_acct *acct, const struct ts_close_event *ev)
+{
+	struct session *s;
+
+	/* Alive before the baseline and gone before it: not ours to count. */
+	if (!ev->birth_ns && (!acct->gen || ev->close_ns < acct->baseline_ns)) {
+		acct->stats.closed_prebaseline++;
+		return;
+	}
+	if (!(ev->flags & TS_CF_ACTIVE_KNOWN))
+		acct->stats.syn_guessed++;
+	acct->stats.closed_unseen++;
+	s = ev->cookie ? add(acct, ev->cookie) : NULL;
+	if (s) {
+		fill_closed(s, ev);
+		s->closed_gen = acct->gen;
+		return;
+	}
+	close_row(acct, ev, !!(ev->flags & TS_CF_ACTIVE));
+}
+
+static void close_row(struct ts_acct *acct, const struct ts_close_event *ev,
 		      int syn)
 {
 	struct ts_row *r = row_push(acct, &acct->extra);
@@ -415,23 +509,6 @@ static void close_row(struct ts_acct *acct, const struct ts_close_event *ev,
 	r->close_ns = ev->close_ns;
 }
 
-/* A session the poller never saw: all its bytes belong to this run. */
-static void close_unseen(struct ts_acct *acct, const struct ts_close_event *ev)
-{
-	int syn = !!(ev->flags & TS_CF_ACTIVE);
-
-	/* Alive before the baseline and gone before it: not ours to count. */
-	if (!ev->birth_ns && (!acct->have_baseline ||
-			      ev->close_ns < acct->baseline_ns)) {
-		acct->stats.closed_prebaseline++;
-		return;
-	}
-	if (!(ev->flags & TS_CF_ACTIVE_KNOWN))
-		acct->stats.syn_guessed++;
-	acct->stats.closed_unseen++;
-	close_row(acct, ev, syn);
-}
-
 void ts_acct_close(struct ts_acct *acct, const struct ts_close_event *ev)
 {
 	struct session *s = ev->cookie ? find(acct, ev->cookie) : NULL;
@@ -446,8 +523,9 @@ void ts_acct_close(struct ts_acct *acct, const struct ts_close_event *ev)
 	}
 	if (!s->syn_sure && (ev->flags & TS_CF_ACTIVE_KNOWN))
 		settle_syn(acct, s, !!(ev->flags & TS_CF_ACTIVE));
-	account(&s->last_tx, &s->d_tx, ts_close_tx(ev, s->syn));
+	account_tx(s, ev->bytes_acked, !!(ev->flags & TS_CF_FIN_ACKED));
 	account(&s->last_rx, &s->d_rx, ts_close_rx(ev));
+	pay_debit(s);
 	close_owner(s, ev);
 	s->state = TS_CLOSE;
 	s->closed = true;
@@ -502,7 +580,8 @@ static void fill_row(struct ts_row *r, const struct session *s)
 	r->close_ns = s->close_ns;
 }
 
-static int64_t sort_key(const struct ts_row *r, enum ts_sort sort)
+/* Wide enough for rx + tx of two counters near 2^63. */
+static __int128 sort_key(const struct ts_row *r, enum ts_sort sort)
 {
 	switch (sort) {
 	case TS_SORT_SENT:
@@ -510,7 +589,7 @@ static int64_t sort_key(const struct ts_row *r, enum ts_sort sort)
 	case TS_SORT_RECEIVED:
 		return r->rx;
 	default:
-		return r->rx + r->tx;
+		return (__int128)r->rx + r->tx;
 	}
 }
 
@@ -518,7 +597,7 @@ static int cmp_rows(const void *a, const void *b, void *arg)
 {
 	const struct ts_row *ra = a, *rb = b;
 	enum ts_sort sort = *(const enum ts_sort *)arg;
-	int64_t ka = sort_key(ra, sort), kb = sort_key(rb, sort);
+	__int128 ka = sort_key(ra, sort), kb = sort_key(rb, sort);
 
 	if (ka != kb)
 		return ka > kb ? -1 : 1;

@@ -152,6 +152,8 @@ bool ts_acct_session_info(struct ts_acct *acct, uint64_t cookie,
 int ts_sample_syn_rule(const struct ts_sample *s);
 int64_t ts_sample_tx(const struct ts_sample *s, int syn);
 int64_t ts_sample_rx(const struct ts_sample *s);
+/* 1 when the sample's state says its own FIN is in bytes_acked. */
+int ts_sample_fin_acked(const struct ts_sample *s);
 int64_t ts_close_tx(const struct ts_close_event *ev, int syn);
 int64_t ts_close_rx(const struct ts_close_event *ev);
 
