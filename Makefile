@@ -14,20 +14,22 @@ LDLIBS += $(PKG_LIBS) -lm
 
 # Everything build, tests and bench need, from Debian.
 DEB_PKGS := clang llvm libbpf-dev libmnl-dev libelf-dev zlib1g-dev bpftool \
-	pkg-config iproute2 nftables python3 valgrind libbpf-tools make gcc
+	pkg-config iproute2 nftables python3 valgrind libbpf-tools make gcc gnuplot-nox bpftrace
 
-B := build
+B ?= build
+# Where the tools land: the repository root, or a sanitizer build's dir.
+OUT ?= .
 COMMON := $(B)/session.o $(B)/payload.o $(B)/output.o $(B)/opts.o $(B)/attach.o
 POLLER := $(B)/poller.o $(B)/owners.o
 TRACER := $(B)/tracer.o $(B)/tracemode.o
 ENGINE := $(B)/engine.o $(COMMON) $(POLLER) $(TRACER)
 SKELS := $(B)/tcpclose.skel.h $(B)/tcptrace.skel.h
-TOOLS := tcptop tcplife
+TOOLS := $(OUT)/tcptop $(OUT)/tcplife
 TESTS := $(B)/test_session $(B)/test_parser $(B)/capture_dump
 BENCH := bench/tcpload bench/baredump bench/pollbench
 
 .SECONDARY:
-.PHONY: all deps run test bench clean check-deps
+.PHONY: all deps run test bench clean fuzz asan-test
 all: $(TOOLS)
 
 # Only when something is missing: a machine that has it all stays offline.
@@ -70,9 +72,9 @@ $(B)/%.o: tools/%.c tools/*.h common/*.h tracer/*.h poller/*.h $(SKELS) | $(B)
 $(B)/%.o: tests/%.c common/*.h poller/*.h | $(B)
 	$(CC) $(CFLAGS) -c $< -o $@
 
-tcptop: $(B)/tcptop.o $(ENGINE)
+$(OUT)/tcptop: $(B)/tcptop.o $(ENGINE)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
-tcplife: $(B)/tcplife.o $(ENGINE)
+$(OUT)/tcplife: $(B)/tcplife.o $(ENGINE)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
 $(B)/test_session: $(B)/test_session.o $(COMMON)
@@ -92,12 +94,33 @@ $(B)/pollbench.o: bench/pollbench.c poller/*.h common/*.h | $(B)
 	$(CC) $(CFLAGS) -c $< -o $@
 
 test: deps
-	$(MAKE) all $(TESTS) $(BENCH)
+	$(MAKE) all $(TESTS) $(BENCH) $(B)/fuzz_parser $(B)/fuzz_acct
 	tests/run
+	$(MAKE) asan-test
 
 bench: deps
 	$(MAKE) all $(BENCH)
-	bench/poll-cost $(if $(QUICK),--quick)
+	bench/run-bench $(if $(QUICK),--quick)
+
+# Sanitizer build of everything, in its own directory, then the unit and
+# parser tests and the core integration tests against it.
+ASAN_TESTS := hybrid_loopback_v4 life_loopback_v4 trace_loopback poll_loopback_v4 small_ring bad_options broken_pipe signals no_btf
+ASAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+asan-test:
+	$(MAKE) B=build-asan OUT=build-asan EXTRA_CFLAGS="$(ASAN)" LDLIBS="$(ASAN) $(PKG_LIBS) -lm" \
+		build-asan/tcptop build-asan/tcplife build-asan/test_session build-asan/test_parser
+	TCPSIGHT_BUILD=build-asan TCPSIGHT_BIN=build-asan TESTS="$(ASAN_TESTS)" tests/run
+
+# libFuzzer: clang only.  Each target runs FUZZ_SECONDS on a scratch copy of
+# its seed corpus (tests/fuzz/corpus), so the tree stays clean.
+FUZZ_SECONDS ?= 60
+FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -Ibuild $(PKG_CFLAGS)
+$(B)/fuzz_parser: tests/fuzz/fuzz_parser.c common/session.c common/payload.c poller/poller.c | $(B)
+	$(CLANG) $(FUZZ_FLAGS) $^ -o $@ -lmnl
+$(B)/fuzz_acct: tests/fuzz/fuzz_acct.c common/session.c common/payload.c | $(B)
+	$(CLANG) $(FUZZ_FLAGS) $^ -o $@
+fuzz: $(B)/fuzz_parser $(B)/fuzz_acct
+	tests/fuzz/run $(FUZZ_SECONDS)
 
 clean:
-	rm -rf $(B) $(TOOLS) $(BENCH) bpf/vmlinux.h
+	rm -rf $(B) build-asan tcptop tcplife $(BENCH) bpf/vmlinux.h

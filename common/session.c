@@ -637,8 +637,9 @@ size_t ts_acct_rows(struct ts_acct *acct, enum ts_sort sort,
 			*r = acct->extra.v[i];
 	}
 	acct->extra.n = 0;
-	qsort_r(acct->rows.v, acct->rows.n, sizeof(*acct->rows.v), cmp_rows,
-		&sort);
+	if (acct->rows.n)
+		qsort_r(acct->rows.v, acct->rows.n, sizeof(*acct->rows.v),
+			cmp_rows, &sort);
 	*rows = acct->rows.v;
 	return acct->rows.n;
 }

@@ -19,8 +19,9 @@ import time
 import traceback
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TCPTOP = os.path.join(ROOT, "tcptop")
-TCPLIFE = os.path.join(ROOT, "tcplife")
+BIN = os.path.join(ROOT, os.environ.get("TCPSIGHT_BIN", "."))
+TCPTOP = os.path.abspath(os.path.join(BIN, "tcptop"))
+TCPLIFE = os.path.abspath(os.path.join(BIN, "tcplife"))
 TCPLOAD = os.path.join(ROOT, "bench", "tcpload")
 TOP_FIELDS = {"ts", "interval", "pid", "comm", "family", "laddr", "lport",
               "raddr", "rport", "rx_bytes", "tx_bytes", "state", "cookie",
