@@ -25,7 +25,7 @@ TRACER := $(B)/tracer.o $(B)/tracemode.o
 ENGINE := $(B)/engine.o $(COMMON) $(POLLER) $(TRACER)
 SKELS := $(B)/tcpclose.skel.h $(B)/tcptrace.skel.h
 TOOLS := $(OUT)/tcptop $(OUT)/tcplife
-TESTS := $(B)/test_session $(B)/test_parser $(B)/capture_dump
+TESTS := $(B)/test_session $(B)/test_parser $(B)/capture_dump $(B)/cycles
 BENCH := bench/tcpload bench/baredump bench/pollbench
 
 .SECONDARY:
@@ -69,7 +69,7 @@ $(B)/%.o: tracer/%.c tracer/*.h $(SKELS) | $(B)
 	$(CC) $(CFLAGS) -c $< -o $@
 $(B)/%.o: tools/%.c tools/*.h common/*.h tracer/*.h poller/*.h $(SKELS) | $(B)
 	$(CC) $(CFLAGS) -c $< -o $@
-$(B)/%.o: tests/%.c common/*.h poller/*.h | $(B)
+$(B)/%.o: tests/%.c common/*.h poller/*.h tools/*.h $(SKELS) | $(B)
 	$(CC) $(CFLAGS) -c $< -o $@
 
 $(OUT)/tcptop: $(B)/tcptop.o $(ENGINE)
@@ -82,6 +82,8 @@ $(B)/test_session: $(B)/test_session.o $(COMMON)
 $(B)/test_parser: $(B)/test_parser.o $(COMMON) $(POLLER)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 $(B)/capture_dump: $(B)/capture_dump.o $(COMMON) $(POLLER)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+$(B)/cycles: $(B)/cycles.o $(ENGINE)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
 bench/tcpload: bench/tcpload.c
