@@ -56,7 +56,6 @@ struct ts_acct {
 	struct row_vec rows;
 	uint64_t *doomed;		/* scratch for deletions */
 	size_t doomed_cap;
-	bool oom;
 	struct ts_acct_stats stats;
 };
 
@@ -120,7 +119,7 @@ static struct session *add(struct ts_acct *acct, uint64_t cookie)
 
 	/* Keep the load under 1/2: probes stay short. */
 	if ((acct->used + 1) * 2 > acct->cap && !grow(acct)) {
-		acct->oom = true;
+		acct->stats.oom++;
 		return NULL;
 	}
 	s = insert_slot(acct->slots, acct->cap, slot_of(acct, cookie));
@@ -191,7 +190,7 @@ static struct ts_row *row_push(struct ts_acct *acct, struct row_vec *rv)
 		struct ts_row *nv = realloc(rv->v, ncap * sizeof(*nv));
 
 		if (!nv) {
-			acct->oom = true;
+			acct->stats.oom++;
 			return NULL;
 		}
 		rv->v = nv;
@@ -371,7 +370,7 @@ static bool doom(struct ts_acct *acct, size_t *n, uint64_t cookie)
 		uint64_t *nd = realloc(acct->doomed, ncap * sizeof(*nd));
 
 		if (!nd) {
-			acct->oom = true;
+			acct->stats.oom++;
 			return false;
 		}
 		acct->doomed = nd;

@@ -95,7 +95,8 @@ struct ts_acct_stats {
 	uint64_t retired_unclosed;	/* vanished from dumps without a close event */
 	uint64_t late_samples;		/* dump entries of already closed sessions */
 	uint64_t syn_guessed;		/* active/passive not decidable exactly */
-	uint64_t syn_fixed;		/* guesses the close probe corrected */
+	uint64_t syn_fixed;		/* guesses settled later (exact rule or probe) */
+	uint64_t oom;			/* allocations that failed: figures incomplete */
 };
 
 enum ts_sort {

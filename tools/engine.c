@@ -393,7 +393,7 @@ void ts_engine_print_stats(struct ts_engine *e, FILE *f, const char *prog)
 		"born %llu closed_seen %llu closed_unseen %llu "
 		"closed_prebaseline %llu retired_unclosed %llu late_samples %llu "
 		"syn_guessed %llu syn_fixed %llu events %llu lost %llu "
-		"map_full %llu owner_scans %llu owner_full_scans %llu\n",
+		"map_full %llu owner_scans %llu owner_full_scans %llu oom %llu\n",
 		prog, ts_mode_name(e->mode),
 		(unsigned long long)(p ? p->dumps : 0),
 		(unsigned long long)(p ? p->retries : 0),
@@ -409,5 +409,6 @@ void ts_engine_print_stats(struct ts_engine *e, FILE *f, const char *prog)
 		(unsigned long long)e->stats.lost,
 		(unsigned long long)e->stats.map_full,
 		(unsigned long long)o->scans_hot,
-		(unsigned long long)o->scans_full);
+		(unsigned long long)o->scans_full,
+		(unsigned long long)a->oom);
 }
