@@ -46,30 +46,36 @@ struct ts_poller {
 	void *tap_arg;
 };
 
+/* What one message's attributes hold for us, and where they ended. */
+struct msg_attrs {
+	const struct nlattr *info;
+	const char *end;
+};
+
 static int attr_cb(const struct nlattr *attr, void *data)
 {
-	const struct nlattr **tb = data;
-	int type = mnl_attr_get_type(attr);
+	struct msg_attrs *ma = data;
 
+	ma->end = (const char *)attr + MNL_ALIGN(attr->nla_len);
 	/* Newer kernels add attributes: skip what we do not know. */
 	if (mnl_attr_type_valid(attr, INET_DIAG_MAX) < 0)
 		return MNL_CB_OK;
-	tb[type] = attr;
+	if (mnl_attr_get_type(attr) == INET_DIAG_INFO)
+		ma->info = attr;
 	return MNL_CB_OK;
 }
 
-/* mnl_attr_parse() stops quietly at a bad attribute: insist on a clean end. */
-static bool attrs_cover_msg(const struct nlmsghdr *nlh, size_t offset)
+/*
+ * mnl_attr_parse() stops quietly at a bad attribute: the attributes it
+ * walked must reach the end of the message.
+ */
+static bool attrs_cover_msg(const struct nlmsghdr *nlh, size_t offset,
+			    const struct msg_attrs *ma)
 {
-	const struct nlattr *a = mnl_nlmsg_get_payload_offset(nlh, offset);
-	int rem = (const char *)mnl_nlmsg_get_payload_tail(nlh) -
-		  (const char *)a;
+	const char *first = mnl_nlmsg_get_payload_offset(nlh, offset);
+	const char *tail = mnl_nlmsg_get_payload_tail(nlh);
 
-	while (mnl_attr_ok(a, rem)) {
-		rem -= MNL_ALIGN(a->nla_len);
-		a = mnl_attr_next(a);
-	}
-	return rem <= 0;
+	return (ma->end ? ma->end : first) >= tail;
 }
 
 static struct ts_sample *dump_push(struct ts_dump *d)
@@ -98,24 +104,26 @@ static void fill_tuple(struct ts_tuple *t, const struct inet_diag_msg *m)
 	memcpy(t->raddr, m->id.idiag_dst, alen);
 }
 
+/* Reads one field in place: attribute payloads are only 4-byte aligned. */
+#define info_field(dst, payload, field) \
+	memcpy(&(dst), (const char *)(payload) + \
+	       offsetof(struct tcp_info, field), sizeof(dst))
+
 /* Use each tcp_info field only when the kernel's struct covers it. */
 static bool fill_info(struct ts_sample *s, const struct nlattr *attr)
 {
-	struct tcp_info ti;
+	const void *ti = mnl_attr_get_payload(attr);
 	size_t len = mnl_attr_get_payload_len(attr);
 
 	if (!covers(len, tcpi_bytes_received))
 		return false;
-	memset(&ti, 0, sizeof(ti));
-	memcpy(&ti, mnl_attr_get_payload(attr),
-	       len < sizeof(ti) ? len : sizeof(ti));
-	s->unacked = ti.tcpi_unacked;
-	s->bytes_acked = ti.tcpi_bytes_acked;
-	s->bytes_received = ti.tcpi_bytes_received;
+	info_field(s->unacked, ti, tcpi_unacked);
+	info_field(s->bytes_acked, ti, tcpi_bytes_acked);
+	info_field(s->bytes_received, ti, tcpi_bytes_received);
 	s->has_sent = covers(len, tcpi_bytes_retrans);
 	if (s->has_sent) {
-		s->bytes_sent = ti.tcpi_bytes_sent;
-		s->bytes_retrans = ti.tcpi_bytes_retrans;
+		info_field(s->bytes_sent, ti, tcpi_bytes_sent);
+		info_field(s->bytes_retrans, ti, tcpi_bytes_retrans);
 	}
 	return true;
 }
@@ -123,7 +131,7 @@ static bool fill_info(struct ts_sample *s, const struct nlattr *attr)
 static int msg_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct ts_dump *d = data;
-	const struct nlattr *tb[INET_DIAG_MAX + 1] = { NULL };
+	struct msg_attrs ma = { NULL, NULL };
 	const struct inet_diag_msg *m;
 	struct ts_sample *s;
 
@@ -132,8 +140,8 @@ static int msg_cb(const struct nlmsghdr *nlh, void *data)
 	m = mnl_nlmsg_get_payload(nlh);
 	if (m->idiag_family != AF_INET && m->idiag_family != AF_INET6)
 		goto bad;
-	if (mnl_attr_parse(nlh, sizeof(*m), attr_cb, tb) < 0 ||
-	    !attrs_cover_msg(nlh, sizeof(*m)))
+	if (mnl_attr_parse(nlh, sizeof(*m), attr_cb, &ma) < 0 ||
+	    !attrs_cover_msg(nlh, sizeof(*m), &ma))
 		goto bad;
 	if (m->idiag_state == TS_LISTEN) {
 		uint16_t port = ntohs(m->id.idiag_sport);
@@ -147,7 +155,7 @@ static int msg_cb(const struct nlmsghdr *nlh, void *data)
 		return MNL_CB_ERROR;
 	}
 	memset(s, 0, sizeof(*s));
-	if (!tb[INET_DIAG_INFO] || !fill_info(s, tb[INET_DIAG_INFO])) {
+	if (!ma.info || !fill_info(s, ma.info)) {
 		d->n--;
 		d->short_info++;
 		return MNL_CB_OK;
