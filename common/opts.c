@@ -71,19 +71,22 @@ bool ts_parse_interval(const char *s, double *out)
 bool ts_parse_ports(const char *s, uint16_t *ports, unsigned int *n,
 		    unsigned int max)
 {
-	char buf[256], *tok, *save = NULL;
+	char buf[256], *tok, *comma;
 
 	if (!s || strlen(s) >= sizeof(buf))
 		return false;
 	strcpy(buf, s);
 	*n = 0;
-	for (tok = strtok_r(buf, ",", &save); tok;
-	     tok = strtok_r(NULL, ",", &save)) {
+	/* Every element must be a port: "80,", ",80" and "80,,81" are not. */
+	for (tok = buf; tok; tok = comma ? comma + 1 : NULL) {
 		uint32_t port;
 
+		comma = strchr(tok, ',');
+		if (comma)
+			*comma = '\0';
 		if (*n == max || !ts_parse_u32(tok, 1, 65535, &port))
 			return false;
 		ports[(*n)++] = (uint16_t)port;
 	}
-	return *n > 0;
+	return true;
 }

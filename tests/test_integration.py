@@ -718,6 +718,20 @@ def test_bad_options_exit_2():
         assert p.stdout == "", args
 
 
+def test_tcplife_bad_options_exit_2():
+    bad = [["-L", "70000"], ["-L", "0"], ["-D", "x"], ["-p", "abc"],
+           ["-p", "-5"], ["-L", "1,2,3,4,5,6,7,8,9"], ["-s", "--json"],
+           ["--ring-size", "100"], ["--bogus"], ["extra"], ["-L"],
+           ["-L", "80,"]]
+    for args in bad:
+        p = subprocess.run([TCPLIFE] + args, capture_output=True, text=True,
+                           timeout=10)
+        assert p.returncode == 2, "%s: exit %d" % (args, p.returncode)
+        first = p.stderr.splitlines()[0]
+        assert first.startswith("tcplife: "), "%s: %r" % (args, first)
+        assert p.stdout == "", args
+
+
 def test_table_output():
     with Loopback("tb") as h:
         p = subprocess.Popen(["ip", "netns", "exec", h.a, TCPTOP, "-C",
