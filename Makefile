@@ -25,7 +25,7 @@ TRACER := $(B)/tracer.o $(B)/tracemode.o
 ENGINE := $(B)/engine.o $(COMMON) $(POLLER) $(TRACER)
 SKELS := $(B)/tcpclose.skel.h $(B)/tcptrace.skel.h
 TOOLS := $(OUT)/tcptop $(OUT)/tcplife
-TESTS := $(B)/test_session $(B)/test_parser $(B)/capture_dump $(B)/cycles
+TESTS := $(B)/test_session $(B)/test_parser $(B)/test_poller $(B)/capture_dump $(B)/cycles
 BENCH := bench/tcpload bench/baredump bench/pollbench
 
 .SECONDARY:
@@ -81,6 +81,8 @@ $(B)/test_session: $(B)/test_session.o $(COMMON)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 $(B)/test_parser: $(B)/test_parser.o $(COMMON) $(POLLER)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+$(B)/test_poller: $(B)/test_poller.o $(COMMON) $(POLLER)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 $(B)/capture_dump: $(B)/capture_dump.o $(COMMON) $(POLLER)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 $(B)/cycles: $(B)/cycles.o $(ENGINE)
@@ -110,7 +112,8 @@ ASAN_TESTS := hybrid_loopback_v4 life_loopback_v4 trace_loopback poll_loopback_v
 ASAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 asan-test:
 	$(MAKE) B=build-asan OUT=build-asan EXTRA_CFLAGS="$(ASAN)" LDLIBS="$(ASAN) $(PKG_LIBS) -lm" \
-		build-asan/tcptop build-asan/tcplife build-asan/test_session build-asan/test_parser
+		build-asan/tcptop build-asan/tcplife build-asan/test_session build-asan/test_parser \
+		build-asan/test_poller build-asan/cycles
 	TCPSIGHT_BUILD=build-asan TCPSIGHT_BIN=build-asan TESTS="$(ASAN_TESTS)" tests/run
 
 # libFuzzer: clang only.  Each target runs FUZZ_SECONDS on a scratch copy of

@@ -50,8 +50,12 @@ void ts_poller_close(struct ts_poller *p);
 /* One complete, uninterrupted dump.  0 or -errno. */
 int ts_poller_dump(struct ts_poller *p, const struct ts_dump **out);
 const struct ts_poller_stats *ts_poller_stats(const struct ts_poller *p);
-/* Sees every raw reply buffer (fixture capture, debugging). */
-typedef void (*ts_poller_tap)(const void *buf, size_t len, void *arg);
+/*
+ * Sees every raw reply buffer before it is parsed (fixture capture, and
+ * tests that damage replies on purpose: the kernel never flags sock_diag
+ * dumps NLM_F_DUMP_INTR itself, see README).
+ */
+typedef void (*ts_poller_tap)(void *buf, size_t len, void *arg);
 void ts_poller_set_tap(struct ts_poller *p, ts_poller_tap tap, void *arg);
 
 #endif

@@ -104,7 +104,7 @@ static void expect(FILE *f, int fd)
 		(unsigned long long)ti.tcpi_bytes_sent);
 }
 
-static void tap(const void *buf, size_t len, void *arg)
+static void tap(void *buf, size_t len, void *arg)
 {
 	if (fwrite(buf, 1, len, arg) != len)
 		die("fwrite");
