@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include "opts.h"
 
 void ts_usage_error(const char *prog, const char *usage, const char *fmt, ...)
@@ -89,4 +90,36 @@ bool ts_parse_ports(const char *s, uint16_t *ports, unsigned int *n,
 		ports[(*n)++] = (uint16_t)port;
 	}
 	return true;
+}
+
+bool ts_common_option(const char *prog, const char *usage, int c,
+		      const char *arg, struct ts_common_opts *o)
+{
+	switch (c) {
+	case 'h':
+		fputs(usage, stdout);
+		exit(0);
+	case 'p':
+		if (!ts_parse_u32(arg, 1, 0x7fffffff, &o->pid))
+			ts_usage_error(prog, usage, "invalid PID: '%s'", arg);
+		return true;
+	case '4':
+		o->family = AF_INET;
+		return true;
+	case '6':
+		o->family = AF_INET6;
+		return true;
+	case TS_OPT_JSON:
+		o->json = true;
+		return true;
+	case TS_OPT_RING:
+		if (!ts_parse_size(arg, 4096, 1ULL << 30, &o->ring_bytes))
+			ts_usage_error(prog, usage,
+				       "invalid ring size: '%s' (4096..1073741824)", arg);
+		return true;
+	case TS_OPT_READY:
+		o->ready_file = arg;
+		return true;
+	}
+	return false;
 }

@@ -6,6 +6,35 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* Options tcptop and tcplife share, parsed in one place. */
+struct ts_common_opts {
+	uint32_t pid;			/* -p: 0 for all */
+	uint16_t family;		/* -4/-6: AF_INET/AF_INET6, 0 for both */
+	bool json;			/* --json */
+	uint64_t ring_bytes;		/* --ring-size */
+	const char *ready_file;		/* --ready-file */
+};
+
+#define TS_COMMON_SHORTOPTS "hp:46"
+enum {
+	TS_OPT_JSON = 256,
+	TS_OPT_RING,
+	TS_OPT_READY,
+	TS_OPT_TOOL,			/* first code free for a tool's own */
+};
+#define TS_COMMON_LONGOPTS						\
+	{ "help", no_argument, NULL, 'h' },				\
+	{ "json", no_argument, NULL, TS_OPT_JSON },			\
+	{ "ring-size", required_argument, NULL, TS_OPT_RING },		\
+	{ "ready-file", required_argument, NULL, TS_OPT_READY }
+
+/*
+ * Handles @c when it is a shared option: -h prints the usage and exits 0, a
+ * bad value exits 2.  Returns false when @c is not a shared option.
+ */
+bool ts_common_option(const char *prog, const char *usage, int c,
+		      const char *arg, struct ts_common_opts *o);
+
 /* Prints "prog: message" and the usage to stderr, exits 2. */
 void __attribute__((noreturn, format(printf, 3, 4)))
 ts_usage_error(const char *prog, const char *usage, const char *fmt, ...);

@@ -78,7 +78,7 @@ static bool attrs_cover_msg(const struct nlmsghdr *nlh, size_t offset,
 	return (ma->end ? ma->end : first) >= tail;
 }
 
-static struct ts_sample *dump_push(struct ts_dump *d)
+struct ts_sample *ts_dump_push(struct ts_dump *d)
 {
 	if (d->n == d->cap) {
 		size_t ncap = d->cap ? d->cap * 2 : 1024;
@@ -149,7 +149,7 @@ static int msg_cb(const struct nlmsghdr *nlh, void *data)
 		d->listen_ports[port / 64] |= 1ULL << (port % 64);
 		return MNL_CB_OK;
 	}
-	s = dump_push(d);
+	s = ts_dump_push(d);
 	if (!s) {
 		errno = ENOMEM;
 		return MNL_CB_ERROR;

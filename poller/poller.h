@@ -26,6 +26,8 @@ struct ts_dump {
 int ts_dump_parse(struct ts_dump *d, const void *buf, size_t len,
 		  unsigned int seq, unsigned int portid);
 void ts_dump_reset(struct ts_dump *d);
+/* One more sample slot (grows the vector, reused across dumps); NULL: ENOMEM. */
+struct ts_sample *ts_dump_push(struct ts_dump *d);
 void ts_dump_free(struct ts_dump *d);
 /* Sets listener_on_lport on every sample once the whole dump is in. */
 void ts_dump_finish(struct ts_dump *d);

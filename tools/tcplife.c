@@ -37,7 +37,6 @@ static void on_signal(int sig)
 	stop_signal = sig;
 }
 
-enum { OPT_JSON = 256, OPT_RING, OPT_READY };
 
 struct life_state {
 	struct ts_life_fmt fmt;
@@ -49,23 +48,19 @@ static void parse_args(int argc, char **argv, struct ts_life_fmt *fmt,
 		       struct ts_engine_opts *eng)
 {
 	static const struct option longopts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ "json", no_argument, NULL, OPT_JSON },
-		{ "ring-size", required_argument, NULL, OPT_RING },
-		{ "ready-file", required_argument, NULL, OPT_READY },
+		TS_COMMON_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
 	struct ts_tracer_opts *f = &eng->filter;
-	uint64_t ring;
+	struct ts_common_opts common = { .ring_bytes = eng->ring_bytes };
 	int c;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":hTtwsp:L:D:46", longopts,
-				NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":" TS_COMMON_SHORTOPTS "TtwsL:D:",
+				longopts, NULL)) != -1) {
+		if (ts_common_option("tcplife", usage, c, optarg, &common))
+			continue;
 		switch (c) {
-		case 'h':
-			fputs(usage, stdout);
-			exit(0);
 		case 'T':
 			fmt->clock = true;
 			break;
@@ -78,10 +73,6 @@ static void parse_args(int argc, char **argv, struct ts_life_fmt *fmt,
 		case 's':
 			fmt->csv = true;
 			break;
-		case 'p':
-			if (!ts_parse_u32(optarg, 1, 0x7fffffff, &f->pid))
-				ts_usage_error("tcplife", usage, "invalid PID: '%s'", optarg);
-			break;
 		case 'L':
 			if (!ts_parse_ports(optarg, f->lports, &f->n_lports, TS_MAX_PORTS))
 				ts_usage_error("tcplife", usage, "invalid local ports: '%s'", optarg);
@@ -90,30 +81,17 @@ static void parse_args(int argc, char **argv, struct ts_life_fmt *fmt,
 			if (!ts_parse_ports(optarg, f->rports, &f->n_rports, TS_MAX_PORTS))
 				ts_usage_error("tcplife", usage, "invalid remote ports: '%s'", optarg);
 			break;
-		case '4':
-			f->family = AF_INET;
-			break;
-		case '6':
-			f->family = AF_INET6;
-			break;
-		case OPT_JSON:
-			fmt->json = true;
-			break;
-		case OPT_RING:
-			if (!ts_parse_size(optarg, 4096, 1ULL << 30, &ring))
-				ts_usage_error("tcplife", usage,
-					       "invalid ring size: '%s' (4096..1073741824)", optarg);
-			eng->ring_bytes = ring;
-			break;
-		case OPT_READY:
-			eng->ready_file = optarg;
-			break;
 		default:
 			ts_bad_option("tcplife", usage, c, argv);
 		}
 	}
 	if (optind < argc)
 		ts_usage_error("tcplife", usage, "unexpected argument: '%s'", argv[optind]);
+	f->pid = common.pid;
+	f->family = common.family;
+	fmt->json = common.json;
+	eng->ring_bytes = common.ring_bytes;
+	eng->ready_file = common.ready_file;
 	if (fmt->csv && fmt->json)
 		ts_usage_error("tcplife", usage, "-s and --json exclude each other");
 }

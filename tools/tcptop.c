@@ -40,12 +40,10 @@ static const char usage[] =
 "  count           number of intervals (default: until Ctrl-C)\n";
 
 struct top_opts {
+	struct ts_common_opts common;	/* -p, -4/-6, --json, ring, ready */
 	bool no_clear;
 	bool no_summary;
-	bool json;
 	bool stats;
-	uint32_t pid;
-	int family;			/* 0, AF_INET or AF_INET6 */
 	uint32_t rows;
 	bool rows_set;
 	enum ts_sort sort;
@@ -61,7 +59,7 @@ static void on_signal(int sig)
 	stop_signal = sig;
 }
 
-enum { OPT_MODE = 256, OPT_JSON, OPT_RING, OPT_READY, OPT_ATTACH, OPT_MAP, OPT_STATS };
+enum { OPT_MODE = TS_OPT_TOOL, OPT_ATTACH, OPT_MAP, OPT_STATS };
 
 static void parse_sort(const char *s, enum ts_sort *sort)
 {
@@ -78,41 +76,26 @@ static void parse_sort(const char *s, enum ts_sort *sort)
 static void parse_args(int argc, char **argv, struct top_opts *o)
 {
 	static const struct option longopts[] = {
-		{ "help", no_argument, NULL, 'h' },
+		TS_COMMON_LONGOPTS,
 		{ "mode", required_argument, NULL, OPT_MODE },
-		{ "json", no_argument, NULL, OPT_JSON },
-		{ "ring-size", required_argument, NULL, OPT_RING },
-		{ "ready-file", required_argument, NULL, OPT_READY },
 		{ "attach", required_argument, NULL, OPT_ATTACH },
 		{ "map-size", required_argument, NULL, OPT_MAP },
 		{ "stats", no_argument, NULL, OPT_STATS },
 		{ NULL, 0, NULL, 0 },
 	};
-	uint64_t ring;
 	int c;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":hCSp:46r:s:", longopts,
-				NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":" TS_COMMON_SHORTOPTS "CSr:s:",
+				longopts, NULL)) != -1) {
+		if (ts_common_option("tcptop", usage, c, optarg, &o->common))
+			continue;
 		switch (c) {
-		case 'h':
-			fputs(usage, stdout);
-			exit(0);
 		case 'C':
 			o->no_clear = true;
 			break;
 		case 'S':
 			o->no_summary = true;
-			break;
-		case 'p':
-			if (!ts_parse_u32(optarg, 1, 0x7fffffff, &o->pid))
-				ts_usage_error("tcptop", usage, "invalid PID: '%s'", optarg);
-			break;
-		case '4':
-			o->family = AF_INET;
-			break;
-		case '6':
-			o->family = AF_INET6;
 			break;
 		case 'r':
 			if (!ts_parse_u32(optarg, 1, 1000000, &o->rows))
@@ -126,15 +109,6 @@ static void parse_args(int argc, char **argv, struct top_opts *o)
 			if (!ts_parse_mode(optarg, &o->eng.mode))
 				ts_usage_error("tcptop", usage, "unknown mode: '%s'", optarg);
 			break;
-		case OPT_JSON:
-			o->json = true;
-			break;
-		case OPT_RING:
-			if (!ts_parse_size(optarg, 4096, 1ULL << 30, &ring))
-				ts_usage_error("tcptop", usage,
-					       "invalid ring size: '%s' (4096..1073741824)", optarg);
-			o->eng.ring_bytes = ring;
-			break;
 		case OPT_ATTACH:
 			if (!ts_parse_attach(optarg, &o->eng.attach))
 				ts_usage_error("tcptop", usage, "unknown attach type: '%s'", optarg);
@@ -146,9 +120,6 @@ static void parse_args(int argc, char **argv, struct top_opts *o)
 			break;
 		case OPT_STATS:
 			o->stats = true;
-			break;
-		case OPT_READY:
-			o->eng.ready_file = optarg;
 			break;
 		default:
 			ts_bad_option("tcptop", usage, c, argv);
@@ -164,9 +135,9 @@ static void parse_args(int argc, char **argv, struct top_opts *o)
 
 static bool row_wanted(const struct top_opts *o, const struct ts_row *r)
 {
-	if (o->pid && r->pid != o->pid)
+	if (o->common.pid && r->pid != o->common.pid)
 		return false;
-	return !o->family || r->tuple.family == o->family;
+	return !o->common.family || r->tuple.family == o->common.family;
 }
 
 static double wall_now(void)
@@ -324,7 +295,7 @@ static int run(const struct top_opts *o, struct ts_engine *eng)
 		}
 		prev = now;
 		lost_prev = lost;
-		if (o->json)
+		if (o->common.json)
 			print_json(o, rows, n, &fmt);
 		else
 			print_table(o, eng, rows, n, fmt.lost);
@@ -343,11 +314,11 @@ static int run(const struct top_opts *o, struct ts_engine *eng)
 int main(int argc, char **argv)
 {
 	struct top_opts o = {
+		.common.ring_bytes = 8 << 20,
 		.rows = 20,
 		.interval = 1,
 		.eng = {
 			.mode = TS_MODE_HYBRID,
-			.ring_bytes = 8 << 20,
 			.nl_bufsize = 32768,
 		},
 	};
@@ -356,6 +327,8 @@ int main(int argc, char **argv)
 	int ret;
 
 	parse_args(argc, argv, &o);
+	o.eng.ring_bytes = o.common.ring_bytes;
+	o.eng.ready_file = o.common.ready_file;
 	setup_signals();
 	eng = ts_engine_open(&o.eng, err, sizeof(err));
 	if (!eng) {

@@ -70,22 +70,6 @@ static int on_event(void *ctx, void *data, size_t size)
 	return t->fn(data, t->arg);
 }
 
-static size_t ring_size(size_t bytes)
-{
-	size_t sz = 4096;
-
-	while (sz < bytes && sz < ((size_t)1 << 30))
-		sz <<= 1;
-	return sz;
-}
-
-static const char *why(int err)
-{
-	if (err == EPERM || err == EACCES)
-		return "missing privilege: BPF needs CAP_BPF and CAP_PERFMON (or root)";
-	return strerror(err);
-}
-
 struct ts_trace *ts_trace_open(const struct ts_trace_opts *o, ts_close_fn fn,
 			       void *arg, enum ts_attach *chosen,
 			       char *err, size_t errlen)
@@ -112,11 +96,11 @@ struct ts_trace *ts_trace_open(const struct ts_trace_opts *o, ts_close_fn fn,
 	t->ncpus = libbpf_num_possible_cpus();
 	t->skel = tcptrace__open();
 	if (!t->skel) {
-		snprintf(err, errlen, "cannot open BPF object: %s", why(errno));
+		snprintf(err, errlen, "cannot open BPF object: %s", ts_bpf_error(errno));
 		goto fail;
 	}
 	t->skel->rodata->target_netns = o->netns;
-	bpf_map__set_max_entries(t->skel->maps.events, ring_size(o->ring_bytes));
+	bpf_map__set_max_entries(t->skel->maps.events, ts_ring_size(o->ring_bytes));
 	if (o->map_entries)
 		bpf_map__set_max_entries(t->skel->maps.sessions, o->map_entries);
 	select_programs(t->skel, *chosen);
@@ -125,7 +109,7 @@ struct ts_trace *ts_trace_open(const struct ts_trace_opts *o, ts_close_fn fn,
 		ret = tcptrace__attach(t->skel);
 	if (ret) {
 		snprintf(err, errlen, "cannot load %s programs: %s",
-			 ts_attach_name(*chosen), why(-ret));
+			 ts_attach_name(*chosen), ts_bpf_error(-ret));
 		goto fail;
 	}
 	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.events), on_event,
@@ -150,23 +134,9 @@ void ts_trace_close(struct ts_trace *t)
 	free(t);
 }
 
-static struct ts_sample *push(struct ts_dump *d)
-{
-	if (d->n == d->cap) {
-		size_t ncap = d->cap ? d->cap * 2 : 1024;
-		struct ts_sample *nv = realloc(d->v, ncap * sizeof(*nv));
-
-		if (!nv)
-			return NULL;
-		d->v = nv;
-		d->cap = ncap;
-	}
-	return &d->v[d->n++];
-}
-
 static int add_sample(struct ts_dump *d, const struct ts_traced *v)
 {
-	struct ts_sample *s = push(d);
+	struct ts_sample *s = ts_dump_push(d);
 
 	if (!s)
 		return -ENOMEM;

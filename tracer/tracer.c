@@ -46,7 +46,7 @@ bool ts_tracer_supported(char *why, size_t len)
 	return true;
 }
 
-static size_t ring_size(size_t bytes)
+size_t ts_ring_size(size_t bytes)
 {
 	size_t sz = 4096;
 
@@ -99,7 +99,7 @@ static void attach_accept(struct ts_tracer *t)
 		t->accept_why = "no syscalls:sys_exit_accept tracepoints (tracefs)";
 }
 
-static const char *load_error(int err)
+const char *ts_bpf_error(int err)
 {
 	if (err == EPERM || err == EACCES)
 		return "missing privilege: BPF needs CAP_BPF and CAP_PERFMON (or root)";
@@ -115,7 +115,7 @@ static int attach(struct ts_tracer *t, char *errbuf, size_t errlen)
 	if (!skel->links.ts_set_state) {
 		snprintf(errbuf, errlen,
 			 "cannot attach raw tracepoint inet_sock_set_state: %s",
-			 load_error(errno));
+			 ts_bpf_error(errno));
 		return -1;
 	}
 	/* Without it, a reset peer's softirq may be taken for the owner. */
@@ -146,19 +146,19 @@ struct ts_tracer *ts_tracer_open(const struct ts_tracer_opts *opts,
 	t->skel = tcpclose__open();
 	if (!t->skel) {
 		snprintf(errbuf, errlen, "cannot open BPF object: %s",
-			 load_error(errno));
+			 ts_bpf_error(errno));
 		goto fail;
 	}
 	set_filters(t->skel, opts);
 	bpf_map__set_max_entries(t->skel->maps.events,
-				 ring_size(opts->ring_bytes));
+				 ts_ring_size(opts->ring_bytes));
 	if (opts->births_max)
 		bpf_map__set_max_entries(t->skel->maps.births,
 					 opts->births_max);
 	err = tcpclose__load(t->skel);
 	if (err) {
 		snprintf(errbuf, errlen, "cannot load BPF programs: %s",
-			 load_error(-err));
+			 ts_bpf_error(-err));
 		goto fail;
 	}
 	if (attach(t, errbuf, errlen))

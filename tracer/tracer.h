@@ -45,6 +45,10 @@ bool ts_tracer_accept_hooked(const struct ts_tracer *t, const char **why);
 /* The owner the probe saw for a live connection (connect/accept/close). */
 bool ts_tracer_owner(struct ts_tracer *t, const struct ts_tuple *tuple,
 		     uint32_t *pid, char *comm);
+/* Ring buffer bytes: a power of two, at least a page. */
+size_t ts_ring_size(size_t bytes);
+/* A BPF load/attach errno in words; privilege errors say what is missing. */
+const char *ts_bpf_error(int err);
 /* Whether this kernel and process can run the probe at all; why not. */
 bool ts_tracer_supported(char *why, size_t len);
 
