@@ -252,50 +252,47 @@ static int poll_once(struct ts_engine *e, char *err, size_t errlen)
 	return 0;
 }
 
-static void want_owner(uint64_t cookie, uint32_t inode,
-		       const struct ts_tuple *tuple, void *arg)
-{
-	struct ts_engine *e = arg;
-
-	(void)cookie;
-	(void)tuple;
-	ts_owners_want(e->owners, inode);
-}
-
-/*
- * /proc first; then the probe, which also knows orphans (fd already
- * closed) and sockets still waiting in an accept queue are retried once
- * they get an inode.
- */
-static void apply_owner(uint64_t cookie, uint32_t inode,
-			const struct ts_tuple *tuple, void *arg)
+/* The probe's answer costs one map lookup; /proc costs a scan. */
+static void owner_from_probe(uint64_t cookie, uint32_t inode,
+			     const struct ts_tuple *tuple, void *arg)
 {
 	struct ts_engine *e = arg;
 	char comm[TS_COMM_LEN];
-	const char *pcomm;
+	uint32_t pid;
+
+	if (e->tracer && ts_tracer_owner(e->tracer, tuple, &pid, comm))
+		ts_acct_set_owner(e->acct, cookie, pid, comm);
+	else if (inode)
+		ts_owners_want(e->owners, inode);
+}
+
+/* What /proc said; a session nobody visible holds is not asked again. */
+static void owner_from_proc(uint64_t cookie, uint32_t inode,
+			    const struct ts_tuple *tuple, void *arg)
+{
+	struct ts_engine *e = arg;
+	const char *comm = NULL;
 	uint32_t pid = 0;
 
-	if (inode && ts_owners_lookup(e->owners, inode, &pid, &pcomm) && pid) {
-		ts_acct_set_owner(e->acct, cookie, pid, pcomm);
-		return;
-	}
-	if (e->tracer && ts_tracer_owner(e->tracer, tuple, &pid, comm)) {
-		ts_acct_set_owner(e->acct, cookie, pid, comm);
-		return;
-	}
-	ts_acct_set_owner(e->acct, cookie, 0, NULL);
+	(void)tuple;
+	if (inode)
+		ts_owners_lookup(e->owners, inode, &pid, &comm);
+	ts_acct_set_owner(e->acct, cookie, pid, comm);
 }
 
 /*
- * Only sessions never looked up are asked for, so an idle server reads
- * nothing from /proc; a session whose owner was not found is not retried
- * until it gets a new inode (accepted from the queue).
+ * Only sessions never looked up are asked for, so an idle server costs
+ * nothing here.  Hybrid: the probe knows the owners of every session born
+ * since it was attached (connect, accept, close), orphans included, so
+ * /proc is read for the rest only: sessions older than the tool.  A
+ * session without an owner is not asked again until it gets a new inode
+ * (accepted from the queue).
  */
 static void resolve_owners(struct ts_engine *e)
 {
-	ts_acct_foreach_unowned(e->acct, want_owner, e);
+	ts_acct_foreach_unowned(e->acct, owner_from_probe, e);
 	ts_owners_resolve(e->owners);
-	ts_acct_foreach_unowned(e->acct, apply_owner, e);
+	ts_acct_foreach_unowned(e->acct, owner_from_proc, e);
 	ts_owners_clear(e->owners);
 }
 
