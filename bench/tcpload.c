@@ -58,6 +58,14 @@
 #define IDLE_GRACE_S	60
 #define KILL_GRACE_MS	2000
 #define REAP_MAX_LOOPS	10000000
+#define MAX_MSG		(16UL << 20)
+#define MAX_MSGS	1000000000000UL
+#define MAX_BULK	(1UL << 50)
+#define MAX_THINK_US	1000000UL
+#define PP_MSG_DEF	64
+#define BULK_MSG_DEF	65536
+#define STREAM_MAGIC	0x74637073U	/* "tcps": stream-mode header */
+#define BULK_REPLY	16
 
 enum { SIDE_SERVER, SIDE_CLIENT };
 enum { ACK_NONE, ACK_DONE, ACK_GAVE_UP };
@@ -85,6 +93,11 @@ struct opts {
 	unsigned long timeout_s;
 	unsigned long idle;
 	const char *ready_file;
+	unsigned long pingpong;		/* messages per connection */
+	unsigned long bulk;		/* bytes per connection */
+	unsigned long msg_size;		/* 0: mode default */
+	unsigned long duration_ms;	/* 0: no time bound per connection */
+	unsigned long think_us;
 };
 
 static struct opts opt = {
@@ -133,6 +146,9 @@ static volatile sig_atomic_t stop;
 static volatile pid_t kids[2];
 static char alarm_msg[128];
 static size_t alarm_len;
+/* Stream modes: send/recv syscalls, per thread, summed across processes. */
+static __thread uint64_t io_calls;
+static uint64_t *calls_total;	/* shared with the parent */
 
 static const char usage_text[] =
 "usage: tcpload [options]\n"
@@ -168,6 +184,22 @@ static const char usage_text[] =
 "                          SIGTERM/SIGINT or --timeout-s, then close;\n"
 "                          server conn numbers are accept order\n"
 "  --ready-file PATH       idle mode: create PATH once ready\n"
+"  --pingpong MSGS         stream mode: after a 16-byte header, the client\n"
+"                          sends MSGS messages of --msg-size bytes, the\n"
+"                          server echoes each one back; one connection per\n"
+"                          client thread at a time; only --close client\n"
+"  --bulk BYTES            stream mode: after a 16-byte header, the client\n"
+"                          streams BYTES in writes of --msg-size, shuts\n"
+"                          down its write side, the server replies 16 bytes\n"
+"  --msg-size B            stream message/write size (default 64 for\n"
+"                          --pingpong, 65536 for --bulk)\n"
+"  --duration-s S          stream modes: end each connection's loop after S\n"
+"                          seconds (fractions allowed) even if MSGS/BYTES\n"
+"                          were not reached; the output reports what moved\n"
+"  --think-us U            --pingpong: the client spins U microseconds of\n"
+"                          CPU before each message (application work)\n"
+"  stream modes also print \"calls N\" on stderr: send/recv syscalls made\n"
+"  by both sides; tx/rx bases and steps and --rounds do not apply.\n"
 "stdout: one JSON line per connection per side; stderr: everything else.\n"
 "Exit: 0 both sides succeeded, 1 failure or timeout, 2 bad options.\n";
 
@@ -188,7 +220,8 @@ enum {
 	OPT_FAMILY = 256, OPT_ADDR, OPT_PORT, OPT_PORT_COUNT, OPT_SNS, OPT_CNS,
 	OPT_CONNS, OPT_PARALLEL, OPT_TXB, OPT_TXS, OPT_RXB, OPT_RXS,
 	OPT_ROUNDS, OPT_GAP, OPT_HOLD, OPT_CLOSE, OPT_TIMEOUT, OPT_IDLE,
-	OPT_READY,
+	OPT_READY, OPT_PINGPONG, OPT_BULK, OPT_MSG_SIZE, OPT_DURATION,
+	OPT_THINK,
 };
 
 static const struct option long_opts[] = {
@@ -211,6 +244,11 @@ static const struct option long_opts[] = {
 	{ "timeout-s", required_argument, NULL, OPT_TIMEOUT },
 	{ "idle", required_argument, NULL, OPT_IDLE },
 	{ "ready-file", required_argument, NULL, OPT_READY },
+	{ "pingpong", required_argument, NULL, OPT_PINGPONG },
+	{ "bulk", required_argument, NULL, OPT_BULK },
+	{ "msg-size", required_argument, NULL, OPT_MSG_SIZE },
+	{ "duration-s", required_argument, NULL, OPT_DURATION },
+	{ "think-us", required_argument, NULL, OPT_THINK },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -236,6 +274,10 @@ static const struct num_opt num_opts[] = {
 	{ OPT_HOLD, &opt.hold_ms, 0, MAX_MS },
 	{ OPT_TIMEOUT, &opt.timeout_s, 1, MAX_TIMEOUT_S },
 	{ OPT_IDLE, &opt.idle, 1, MAX_IDLE },
+	{ OPT_PINGPONG, &opt.pingpong, 1, MAX_MSGS },
+	{ OPT_BULK, &opt.bulk, 1, MAX_BULK },
+	{ OPT_MSG_SIZE, &opt.msg_size, 1, MAX_MSG },
+	{ OPT_THINK, &opt.think_us, 0, MAX_THINK_US },
 };
 
 static const char *opt_name(int code)
@@ -285,9 +327,43 @@ static const char *check_ns(const char *s)
 	return s;
 }
 
+/* Seconds with up to three decimals, kept as milliseconds. */
+static void parse_duration(const char *s)
+{
+	unsigned long sec, ms = 0, scale = 100;
+	const char *p;
+	char *end;
+
+	errno = 0;
+	if (*s < '0' || *s > '9')
+		goto bad;
+	sec = strtoul(s, &end, 10);
+	if (errno || sec > MAX_MS / 1000)
+		goto bad;
+	if (*end == '.') {
+		for (p = end + 1; *p >= '0' && *p <= '9' && scale; p++) {
+			ms += (*p - '0') * scale;
+			scale /= 10;
+		}
+		if (p == end + 1)
+			goto bad;
+		end = (char *)p;
+	}
+	if (*end || !(sec * 1000 + ms))
+		goto bad;
+	opt.duration_ms = sec * 1000 + ms;
+	return;
+bad:
+	usage_err("--duration-s wants seconds > 0 (up to 3 decimals), got '%s'",
+		  s);
+}
+
 static int parse_str_opt(int c, const char *arg)
 {
 	switch (c) {
+	case OPT_DURATION:
+		parse_duration(arg);
+		return 0;
 	case OPT_ADDR:
 		opt.addr_str = arg;
 		return 0;
@@ -368,6 +444,31 @@ static void pick_port_count(void)
 		opt.port_count = (opt.idle + IDLE_PER_PORT - 1) / IDLE_PER_PORT;
 }
 
+static int stream_mode(void)
+{
+	return opt.pingpong || opt.bulk;
+}
+
+static void check_stream_opts(void)
+{
+	if (opt.pingpong && opt.bulk)
+		usage_err("--pingpong and --bulk exclude each other");
+	if (!stream_mode()) {
+		if (opt.msg_size || opt.duration_ms || opt.think_us)
+			usage_err("--msg-size, --duration-s and --think-us need --pingpong or --bulk");
+		return;
+	}
+	if (opt.idle)
+		usage_err("--idle excludes --pingpong and --bulk");
+	/* The server learns the end from EOF, so the client closes first. */
+	if (opt.close_mode != CM_CLIENT)
+		usage_err("--pingpong and --bulk support only --close client");
+	if (opt.think_us && !opt.pingpong)
+		usage_err("--think-us needs --pingpong");
+	if (!opt.msg_size)
+		opt.msg_size = opt.pingpong ? PP_MSG_DEF : BULK_MSG_DEF;
+}
+
 static void check_opts(void)
 {
 	if (opt.family != 4 && opt.family != 6)
@@ -382,6 +483,7 @@ static void check_opts(void)
 		usage_err("base + (conns - 1) * step must stay below 2^32");
 	if (opt.ready_file && !opt.idle)
 		usage_err("--ready-file needs --idle");
+	check_stream_opts();
 	pick_port_count();
 	if (opt.port && opt.port + opt.port_count - 1 > 65535)
 		usage_err("--port + --port-count - 1 exceeds 65535");
@@ -452,6 +554,7 @@ static int io_exact(int fd, void *buf, size_t bufsz, uint64_t len, int wr,
 			n = write(fd, (char *)buf + off, want);
 		else
 			n = read(fd, (char *)buf + off, want);
+		io_calls++;
 		if (n > 0) {
 			done += n;
 			*count += n;
@@ -641,6 +744,7 @@ static int await_peer_close(struct conn *c, char *rbuf)
 
 	for (intr = 0; intr < MAX_EINTR; intr++) {
 		n = read(c->fd, rbuf, IO_CHUNK);
+		io_calls++;
 		if (n >= 0 || errno != EINTR)
 			break;
 	}
@@ -723,7 +827,7 @@ static int client_round(struct conn *c, uint32_t r, char *wbuf, char *rbuf)
 	return err;
 }
 
-static int client_exchange(struct conn *c, char *wbuf, char *rbuf)
+static int client_rounds(struct conn *c, char *wbuf, char *rbuf)
 {
 	unsigned long r;
 	int err = 0;
@@ -733,11 +837,129 @@ static int client_exchange(struct conn *c, char *wbuf, char *rbuf)
 			sleep_ms(opt.gap_ms);
 		err = client_round(c, r, wbuf, rbuf);
 	}
+	return err;
+}
+
+/* ---- stream modes: --pingpong and --bulk ---- */
+
+static size_t stream_buf_size(void)
+{
+	return opt.msg_size < HDR_LEN ? HDR_LEN : opt.msg_size;
+}
+
+static void add_calls(uint64_t n)
+{
+	if (calls_total)
+		__atomic_add_fetch(calls_total, n, __ATOMIC_RELAXED);
+}
+
+static int time_is_up(int64_t end)
+{
+	return opt.duration_ms && mono_ms() >= end;
+}
+
+/* Spins rather than sleeps: application work keeps the CPU busy. */
+static void think(void)
+{
+	int64_t ns = (int64_t)opt.think_us * 1000, d;
+	struct timespec a, b;
+	unsigned long i;
+
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	for (i = 0; i < 100000000UL; i++) {
+		clock_gettime(CLOCK_MONOTONIC, &b);
+		d = (int64_t)(b.tv_sec - a.tv_sec) * 1000000000LL +
+		    (b.tv_nsec - a.tv_nsec);
+		if (d >= ns)
+			break;
+	}
+}
+
+static int send_stream_hdr(struct conn *c, char *wbuf)
+{
+	uint32_t h[4] = { htonl(c->idx), htonl(STREAM_MAGIC),
+			  htonl(opt.msg_size), htonl(opt.pingpong ? 1 : 2) };
+
+	memcpy(wbuf, h, HDR_LEN);
+	return io_exact(c->fd, wbuf, HDR_LEN, HDR_LEN, 1, &c->tx);
+}
+
+static int client_pingpong(struct conn *c, char *wbuf, char *rbuf)
+{
+	int64_t end = mono_ms() + (int64_t)opt.duration_ms;
+	unsigned long m;
+	int err = 0;
+
+	for (m = 0; m < opt.pingpong && !err && !time_is_up(end); m++) {
+		if (opt.think_us)
+			think();
+		err = io_exact(c->fd, wbuf, opt.msg_size, opt.msg_size, 1,
+			       &c->tx);
+		if (!err)
+			err = io_exact(c->fd, rbuf, opt.msg_size, opt.msg_size,
+				       0, &c->rx);
+	}
+	return err;
+}
+
+/* The server knows the stream ended from EOF, so the client half-closes. */
+static int client_bulk(struct conn *c, char *wbuf, char *rbuf)
+{
+	int64_t end = mono_ms() + (int64_t)opt.duration_ms;
+	uint64_t left = opt.bulk, n;
+	int err = 0;
+
+	while (left && !err && !time_is_up(end)) {
+		n = left < opt.msg_size ? left : opt.msg_size;
+		err = io_exact(c->fd, wbuf, n, n, 1, &c->tx);
+		left -= n;
+	}
+	if (!err && shutdown(c->fd, SHUT_WR))
+		err = -errno;
+	if (!err)
+		err = io_exact(c->fd, rbuf, BULK_REPLY, BULK_REPLY, 0, &c->rx);
+	return err;
+}
+
+static int client_stream(struct conn *c, char *wbuf, char *rbuf)
+{
+	size_t sz = stream_buf_size();
+	char *w = wbuf, *r = rbuf;
+	int err = -ENOMEM;
+
+	if (sz > IO_CHUNK) {
+		w = calloc(1, sz);
+		r = malloc(sz);
+		if (!w || !r)
+			goto out;
+	}
+	err = send_stream_hdr(c, w);
+	if (!err)
+		err = opt.pingpong ? client_pingpong(c, w, r) :
+				     client_bulk(c, w, r);
+out:
+	if (w != wbuf)
+		free(w);
+	if (r != rbuf)
+		free(r);
+	return err;
+}
+
+static int client_exchange(struct conn *c, char *wbuf, char *rbuf)
+{
+	uint64_t calls = io_calls;
+	int err;
+
+	err = stream_mode() ? client_stream(c, wbuf, rbuf) :
+			      client_rounds(c, wbuf, rbuf);
 	if (err) {
 		io_failed(c, SIDE_CLIENT, err);
-		return -1;
+		err = -1;
+	} else {
+		err = finish(c, SIDE_CLIENT, rbuf);
 	}
-	return finish(c, SIDE_CLIENT, rbuf);
+	add_calls(io_calls - calls);
+	return err;
 }
 
 static int client_conn(struct cli_thr *t, unsigned long i, char *wbuf,
@@ -854,18 +1076,115 @@ static int server_round(struct conn *c, uint32_t r, char *rbuf)
 	return err;
 }
 
-static int server_conn(struct conn *c, char *rbuf)
+static int check_stream_hdr(struct conn *c, const uint32_t *h)
+{
+	uint32_t idx = ntohl(h[0]);
+
+	if (idx >= opt.conns || ntohl(h[1]) != STREAM_MAGIC ||
+	    ntohl(h[2]) != opt.msg_size ||
+	    ntohl(h[3]) != (opt.pingpong ? 1U : 2U))
+		return -EPROTO;
+	c->idx = idx;
+	return 0;
+}
+
+static ssize_t read_some(int fd, char *buf, size_t len)
+{
+	unsigned int intr;
+	ssize_t n = -1;
+
+	for (intr = 0; intr < MAX_EINTR; intr++) {
+		n = read(fd, buf, len);
+		io_calls++;
+		if (n >= 0 || errno != EINTR)
+			break;
+	}
+	return n < 0 ? -errno : n;
+}
+
+/* EOF where a message would start is the client's clean end. */
+static int server_echo(struct conn *c, char *buf)
+{
+	unsigned long m;
+	ssize_t n;
+	int err = 0;
+
+	for (m = 0; m < opt.pingpong && !err; m++) {
+		n = read_some(c->fd, buf, opt.msg_size);
+		if (n <= 0)
+			return n;
+		c->rx += n;
+		if ((size_t)n < opt.msg_size)
+			err = io_exact(c->fd, buf + n, opt.msg_size - n,
+				       opt.msg_size - n, 0, &c->rx);
+		if (!err)
+			err = io_exact(c->fd, buf, opt.msg_size, opt.msg_size,
+				       1, &c->tx);
+	}
+	return err;
+}
+
+static int server_drain(struct conn *c, char *buf)
+{
+	uint64_t i;
+	ssize_t n;
+
+	for (i = 0; i <= opt.bulk; i++) {
+		n = read_some(c->fd, buf, opt.msg_size);
+		if (n < 0)
+			return n;
+		if (!n)
+			return io_exact(c->fd, zeros, BULK_REPLY, BULK_REPLY, 1,
+					&c->tx);
+		c->rx += n;
+		if (c->rx > opt.bulk + HDR_LEN)
+			break;
+	}
+	return -EPROTO;
+}
+
+static int server_stream(struct conn *c, char *rbuf)
+{
+	size_t sz = stream_buf_size();
+	char *buf = sz > IO_CHUNK ? malloc(sz) : rbuf;
+	uint32_t h[4];
+	int err;
+
+	if (!buf)
+		return -ENOMEM;
+	err = io_exact(c->fd, h, HDR_LEN, HDR_LEN, 0, &c->rx);
+	if (!err)
+		err = check_stream_hdr(c, h);
+	if (!err)
+		err = opt.pingpong ? server_echo(c, buf) :
+				     server_drain(c, buf);
+	if (buf != rbuf)
+		free(buf);
+	return err;
+}
+
+static int server_rounds(struct conn *c, char *rbuf)
 {
 	unsigned long r;
 	int err = 0;
 
-	capture(c->fd, &c->l, &c->r);
 	for (r = 0; r < opt.rounds && !err; r++)
 		err = server_round(c, r, rbuf);
+	return err;
+}
+
+static int server_conn(struct conn *c, char *rbuf)
+{
+	uint64_t calls = io_calls;
+	int err;
+
+	capture(c->fd, &c->l, &c->r);
+	err = stream_mode() ? server_stream(c, rbuf) : server_rounds(c, rbuf);
 	if (err)
 		io_failed(c, SIDE_SERVER, err);
 	else
 		err = finish(c, SIDE_SERVER, rbuf);
+	add_calls(io_calls - calls);
 	close(c->fd);
 	ts_now(&c->end);
 	emit(SIDE_SERVER, c);
@@ -1540,6 +1859,17 @@ static int alloc_acks(void)
 	return -1;
 }
 
+static int alloc_calls(void)
+{
+	calls_total = mmap(NULL, sizeof(*calls_total), PROT_READ | PROT_WRITE,
+			   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (calls_total != MAP_FAILED)
+		return 0;
+	calls_total = NULL;
+	fprintf(stderr, "tcpload: mmap: %s\n", strerror(errno));
+	return -1;
+}
+
 static void forward(int sig)
 {
 	int i;
@@ -1624,13 +1954,15 @@ static int start_children(int *pfd)
 int main(int argc, char **argv)
 {
 	sigset_t set;
-	int pfd[2];
+	int pfd[2], rc;
 
 	parse_opts(argc, argv);
 	signal(SIGPIPE, SIG_IGN);
 	if (opt.idle && raise_nofile(opt.idle))
 		return 1;
 	if (!opt.idle && alloc_acks())
+		return 1;
+	if (stream_mode() && alloc_calls())
 		return 1;
 	if (pipe2(pfd, O_CLOEXEC)) {
 		fprintf(stderr, "tcpload: pipe: %s\n", strerror(errno));
@@ -1651,5 +1983,9 @@ int main(int argc, char **argv)
 	}
 	close(pfd[0]);
 	close(pfd[1]);
-	return reap(&set);
+	rc = reap(&set);
+	if (calls_total)
+		fprintf(stderr, "calls %" PRIu64 "\n",
+			__atomic_load_n(calls_total, __ATOMIC_RELAXED));
+	return rc;
 }
