@@ -80,8 +80,11 @@ static __always_inline bool tcp_sock_wanted(const struct sock *sk)
 
 static __always_inline void fill(struct ts_traced *t, const struct sock *sk)
 {
+	const struct inet_sock *inet = (const struct inet_sock *)sk;
+
 	t->family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	t->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	/* inet_num is 0 once closed; a read after close still has inet_sport. */
+	t->lport = __builtin_bswap16(BPF_CORE_READ(inet, inet_sport));
 	t->rport = __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	if (t->family == AF_INET) {
 		bpf_core_read(t->laddr, 4, &sk->__sk_common.skc_rcv_saddr);
@@ -114,6 +117,52 @@ static __always_inline struct ts_traced *session_of(const struct sock *sk)
 	return bpf_map_lookup_elem(&sessions, &key);
 }
 
+static __always_inline void emit(const struct ts_traced *t, int oldstate)
+{
+	struct ts_close_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+
+	if (!e) {
+		count_lost(LOST_RING);
+		return;
+	}
+	e->cookie = t->id;
+	e->birth_ns = 0;
+	e->close_ns = bpf_ktime_get_ns();
+	e->bytes_acked = t->tx;
+	e->bytes_received = t->rx;
+	e->pid = t->pid;
+	e->family = t->family;
+	e->lport = t->lport;
+	e->rport = t->rport;
+	e->oldstate = oldstate;
+	/* Totals are payload already: no SYN or FIN to take off. */
+	e->flags = TS_CF_ACTIVE_KNOWN | TS_CF_OWNER;
+	__builtin_memcpy(e->laddr, t->laddr, 16);
+	__builtin_memcpy(e->raddr, t->raddr, 16);
+	__builtin_memcpy(e->comm, t->comm, sizeof(e->comm));
+	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
+}
+
+/*
+ * A read after the socket closed (data queued before the peer's FIN or
+ * reset): no map entry, since no later state change would ever remove it
+ * and a new socket at the same address would inherit it.  Its bytes go
+ * straight out as a closed fragment of the session.
+ */
+static __always_inline void account_closed(const struct sock *sk, long bytes,
+					   bool sent)
+{
+	struct ts_traced t = {};
+
+	fill(&t, sk);
+	t.id = __sync_fetch_and_add(&next_id, 1) + 1;
+	if (sent)
+		t.tx = bytes;
+	else
+		t.rx = bytes;
+	emit(&t, TCP_CLOSE);
+}
+
 static __always_inline void account(const struct sock *sk, long bytes,
 				    bool sent)
 {
@@ -122,6 +171,10 @@ static __always_inline void account(const struct sock *sk, long bytes,
 	/* Errors and empty calls move nothing: count what was returned. */
 	if (bytes <= 0 || !tcp_sock_wanted(sk))
 		return;
+	if (BPF_CORE_READ(sk, __sk_common.skc_state) == TCP_CLOSE) {
+		account_closed(sk, bytes, sent);
+		return;
+	}
 	t = session_of(sk);
 	if (!t)
 		return;
@@ -224,36 +277,19 @@ SEC("raw_tracepoint/inet_sock_set_state")
 int BPF_PROG(tp_state, const struct sock *sk, int oldstate, int newstate)
 {
 	__u64 key = (__u64)sk;
-	struct ts_close_event *e;
 	struct ts_traced *t;
 
+	/* A socket being born owns no entry: drop any left at its address. */
+	if (newstate == TCP_SYN_SENT || newstate == TCP_SYN_RECV) {
+		bpf_map_delete_elem(&sessions, &key);
+		return 0;
+	}
 	if (newstate != TCP_CLOSE)
 		return 0;
 	t = bpf_map_lookup_elem(&sessions, &key);
 	if (!t)
 		return 0;
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		count_lost(LOST_RING);
-		bpf_map_delete_elem(&sessions, &key);
-		return 0;
-	}
-	e->cookie = t->id;
-	e->birth_ns = 0;
-	e->close_ns = bpf_ktime_get_ns();
-	e->bytes_acked = t->tx;
-	e->bytes_received = t->rx;
-	e->pid = t->pid;
-	e->family = t->family;
-	e->lport = t->lport;
-	e->rport = t->rport;
-	e->oldstate = oldstate;
-	/* Totals are payload already: no SYN or FIN to take off. */
-	e->flags = TS_CF_ACTIVE_KNOWN | TS_CF_OWNER;
-	__builtin_memcpy(e->laddr, t->laddr, 16);
-	__builtin_memcpy(e->raddr, t->raddr, 16);
-	__builtin_memcpy(e->comm, t->comm, sizeof(e->comm));
-	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
+	emit(t, oldstate);
 	bpf_map_delete_elem(&sessions, &key);
 	return 0;
 }

@@ -385,6 +385,26 @@ def test_trace_veth_loss_v4():
                    loss=3, mode=("--mode", "trace"))
 
 
+def test_trace_read_after_close_and_address_reuse():
+    """Bulk: the client reads the server's reply after its socket closed;
+    then new sockets reuse freed addresses.  Every side exact, under its
+    own tuple."""
+    with Loopback("tb") as h:
+        t = Tool(h.a, "--mode", "trace", "1")
+        truth = []
+        try:
+            for _ in range(3):
+                truth += tcpload("--client-netns", h.a, "--server-netns",
+                                 h.a, "--bulk", 300000, "--conns", 8,
+                                 "--parallel", 4, "--close", "client")
+            wait_quiet(h.a)
+        finally:
+            t.stop()
+    assert t.rc == 0, t.stderr
+    assert not [r for r in t.rows if r["lport"] == 0], "rows under port 0"
+    check_exact(truth, {"client": t.rows, "server": t.rows})
+
+
 def test_trace_attach_choice_here():
     """This kernel: raw tracepoints only; asking for the others fails."""
     need_root()
