@@ -55,7 +55,7 @@ bpf/vmlinux.h:
 	@test -r /sys/kernel/btf/vmlinux || { echo "kernel has no BTF (/sys/kernel/btf/vmlinux): cannot build the BPF side" >&2; exit 1; }
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
 
-$(B)/%.bpf.o: bpf/%.bpf.c bpf/tcpsight.h bpf/vmlinux.h | $(B)
+$(B)/%.bpf.o: bpf/%.bpf.c bpf/tcpsight.h bpf/sock_tuple.bpf.h bpf/vmlinux.h | $(B)
 	$(CLANG) -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_$(ARCH) -Ibpf -c $< -o $@
 
 $(B)/%.skel.h: $(B)/%.bpf.o

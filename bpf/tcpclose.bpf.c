@@ -9,6 +9,7 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_tracing.h>
 #include "tcpsight.h"
+#include "sock_tuple.bpf.h"
 
 #define AF_INET 2
 #define AF_INET6 10
@@ -132,39 +133,17 @@ static __always_inline void on_birth(const struct sock *sk, bool active)
 	bpf_map_update_elem(&births, &key, &b, BPF_ANY);
 }
 
-/*
- * At TCP_CLOSE inet_put_port() has already zeroed inet_num; inet_sport
- * still holds the local port.
- */
 static __always_inline void fill_addrs(struct ts_close_event *e,
 				       const struct sock *sk)
 {
-	const struct inet_sock *inet = (const struct inet_sock *)sk;
+	struct ts_tuple_key k;
 
-	e->family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	e->lport = __builtin_bswap16(BPF_CORE_READ(inet, inet_sport));
-	e->rport = __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport));
-	if (e->family == AF_INET) {
-		bpf_core_read(e->laddr, 4, &sk->__sk_common.skc_rcv_saddr);
-		bpf_core_read(e->raddr, 4, &sk->__sk_common.skc_daddr);
-	} else {
-		bpf_core_read(e->laddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
-		bpf_core_read(e->raddr, 16, &sk->__sk_common.skc_v6_daddr);
-	}
-}
-
-static __always_inline void tuple_key(struct ts_tuple_key *k,
-				      const struct sock *sk)
-{
-	struct ts_close_event e = {};
-
-	fill_addrs(&e, sk);
-	k->family = e.family;
-	k->lport = e.lport;
-	k->rport = e.rport;
-	k->pad = 0;
-	__builtin_memcpy(k->laddr, e.laddr, 16);
-	__builtin_memcpy(k->raddr, e.raddr, 16);
+	ts_read_tuple(sk, &k);
+	e->family = k.family;
+	e->lport = k.lport;
+	e->rport = k.rport;
+	__builtin_memcpy(e->laddr, k.laddr, 16);
+	__builtin_memcpy(e->raddr, k.raddr, 16);
 }
 
 /* Only once the tuple is complete: connect() picks the port after SYN_SENT. */
@@ -176,7 +155,7 @@ static __always_inline void publish_owner(const struct sock *sk,
 
 	if (!(b->flags & TS_CF_OWNER))
 		return;
-	tuple_key(&k, sk);
+	ts_read_tuple(sk, &k);
 	o.pid = b->pid;
 	__builtin_memcpy(o.comm, b->comm, sizeof(o.comm));
 	bpf_map_update_elem(&owners, &k, &o, BPF_ANY);
@@ -186,7 +165,7 @@ static __always_inline void forget_owner(const struct sock *sk)
 {
 	struct ts_tuple_key k;
 
-	tuple_key(&k, sk);
+	ts_read_tuple(sk, &k);
 	bpf_map_delete_elem(&owners, &k);
 }
 
@@ -275,8 +254,6 @@ static __always_inline void on_close(const struct sock *sk, int oldstate)
 	e->birth_ns = 0;
 	e->pid = 0;
 	__builtin_memset(e->comm, 0, sizeof(e->comm));
-	__builtin_memset(e->laddr, 0, sizeof(e->laddr));
-	__builtin_memset(e->raddr, 0, sizeof(e->raddr));
 	fill_addrs(e, sk);
 	if (b) {
 		e->birth_ns = b->ts;

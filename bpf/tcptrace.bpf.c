@@ -10,6 +10,7 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_tracing.h>
 #include "tcpsight.h"
+#include "sock_tuple.bpf.h"
 
 #define AF_INET 2
 #define AF_INET6 10
@@ -80,19 +81,14 @@ static __always_inline bool tcp_sock_wanted(const struct sock *sk)
 
 static __always_inline void fill(struct ts_traced *t, const struct sock *sk)
 {
-	const struct inet_sock *inet = (const struct inet_sock *)sk;
+	struct ts_tuple_key k;
 
-	t->family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	/* inet_num is 0 once closed; a read after close still has inet_sport. */
-	t->lport = __builtin_bswap16(BPF_CORE_READ(inet, inet_sport));
-	t->rport = __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport));
-	if (t->family == AF_INET) {
-		bpf_core_read(t->laddr, 4, &sk->__sk_common.skc_rcv_saddr);
-		bpf_core_read(t->raddr, 4, &sk->__sk_common.skc_daddr);
-	} else {
-		bpf_core_read(t->laddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
-		bpf_core_read(t->raddr, 16, &sk->__sk_common.skc_v6_daddr);
-	}
+	ts_read_tuple(sk, &k);
+	t->family = k.family;
+	t->lport = k.lport;
+	t->rport = k.rport;
+	__builtin_memcpy(t->laddr, k.laddr, 16);
+	__builtin_memcpy(t->raddr, k.raddr, 16);
 	t->pid = bpf_get_current_pid_tgid() >> 32;
 	bpf_get_current_comm(t->comm, sizeof(t->comm));
 }
