@@ -797,7 +797,13 @@ def test_broken_pipe_is_quiet():
             time.sleep(1.0)
             # Lines to write into the closed pipe.
             churn(h.a, h.a, "127.0.0.1", 4, 20, "client")
-            out, err = p.communicate(timeout=30)
+            try:
+                out, err = p.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                # Leave nothing behind: the whole pipeline goes.
+                subprocess.run(["pkill", "-f", tool[0] + "$"], check=False)
+                p.kill()
+                raise
             assert out.count("\n") == 1, (tool, out)
             assert err == "", (tool, err)
 
