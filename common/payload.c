@@ -58,11 +58,17 @@ int ts_sample_syn_rule(const struct ts_sample *s)
 	return -1;
 }
 
+/* SYN_SENT: the SYN is not in bytes_acked until it is acknowledged. */
+int64_t ts_payload_tx(uint64_t acked, int syn, int fin)
+{
+	return clamp0((int64_t)acked - syn - fin);
+}
+
 int64_t ts_sample_tx(const struct ts_sample *s, int syn)
 {
 	if (s->payload)
 		return (int64_t)s->bytes_acked;
-	return clamp0((int64_t)s->bytes_acked - syn - state_fin_acked(s->state));
+	return ts_payload_tx(s->bytes_acked, syn, state_fin_acked(s->state));
 }
 
 int64_t ts_sample_rx(const struct ts_sample *s)
@@ -74,9 +80,8 @@ int64_t ts_sample_rx(const struct ts_sample *s)
 
 int64_t ts_close_tx(const struct ts_close_event *ev, int syn)
 {
-	int fin = !!(ev->flags & TS_CF_FIN_ACKED);
-
-	return clamp0((int64_t)ev->bytes_acked - syn - fin);
+	return ts_payload_tx(ev->bytes_acked, syn,
+			     !!(ev->flags & TS_CF_FIN_ACKED));
 }
 
 int64_t ts_close_rx(const struct ts_close_event *ev)

@@ -212,14 +212,6 @@ bool ts_acct_has_baseline(const struct ts_acct *acct)
 	return acct->have_baseline;
 }
 
-static int64_t payload_tx(uint64_t acked, int syn, int fin)
-{
-	int64_t v = (int64_t)acked - syn - fin;
-
-	/* SYN_SENT: the SYN is not in bytes_acked until it is acknowledged. */
-	return v < 0 ? 0 : v;
-}
-
 /* Counters only grow; a smaller value would mean mismatched corrections. */
 static void account(int64_t *last, int64_t *delta, int64_t now)
 {
@@ -231,7 +223,7 @@ static void account(int64_t *last, int64_t *delta, int64_t now)
 
 static void account_tx(struct session *s, uint64_t acked, int fin)
 {
-	int64_t now = payload_tx(acked, s->syn, fin);
+	int64_t now = ts_payload_tx(acked, s->syn, fin);
 
 	if (now < s->last_tx)
 		return;
@@ -255,7 +247,7 @@ static void settle_syn(struct ts_acct *acct, struct session *s, int syn)
 	if (syn == s->syn)
 		return;
 	s->syn = (uint8_t)syn;
-	s->last_tx = payload_tx(s->last_acked, syn, s->last_fin);
+	s->last_tx = ts_payload_tx(s->last_acked, syn, s->last_fin);
 	diff = s->last_tx - old;
 	if (!s->from_zero || !diff)
 		return;

@@ -151,6 +151,8 @@ bool ts_acct_session_info(struct ts_acct *acct, uint64_t cookie,
 
 /* Payload from kernel counters (sequence space): see README. */
 int ts_sample_syn_rule(const struct ts_sample *s);
+/* Payload sent from raw bytes_acked, SYN and acked-FIN slots; never < 0. */
+int64_t ts_payload_tx(uint64_t acked, int syn, int fin);
 int64_t ts_sample_tx(const struct ts_sample *s, int syn);
 int64_t ts_sample_rx(const struct ts_sample *s);
 /* 1 when the sample's state says its own FIN is in bytes_acked. */
