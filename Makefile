@@ -19,7 +19,8 @@ DEB_PKGS := clang llvm libbpf-dev libmnl-dev libelf-dev zlib1g-dev bpftool \
 B ?= build
 # Where the tools land: the repository root, or a sanitizer build's dir.
 OUT ?= .
-COMMON := $(B)/session.o $(B)/payload.o $(B)/output.o $(B)/opts.o $(B)/attach.o
+COMMON := $(B)/session.o $(B)/payload.o $(B)/output.o $(B)/opts.o $(B)/attach.o \
+	$(B)/hooks.o
 POLLER := $(B)/poller.o $(B)/owners.o
 TRACER := $(B)/tracer.o $(B)/tracemode.o
 ENGINE := $(B)/engine.o $(COMMON) $(POLLER) $(TRACER)
