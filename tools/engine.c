@@ -273,17 +273,24 @@ static void owner_from_probe(uint64_t cookie, uint32_t inode,
 		ts_owners_want(e->owners, inode);
 }
 
-/* What /proc said; a session nobody visible holds is not asked again. */
+/*
+ * What /proc said; a session nobody visible holds is not asked again.  A
+ * process that closed the socket during the scan is gone from /proc, but
+ * its close() told the probe by then: ask the probe once more.
+ */
 static void owner_from_proc(uint64_t cookie, uint32_t inode,
 			    const struct ts_tuple *tuple, void *arg)
 {
 	struct ts_engine *e = arg;
+	char probe_comm[TS_COMM_LEN];
 	const char *comm = NULL;
 	uint32_t pid = 0;
 
-	(void)tuple;
 	if (inode)
 		ts_owners_lookup(e->owners, inode, &pid, &comm);
+	if (!pid && e->tracer &&
+	    ts_tracer_owner(e->tracer, tuple, &pid, probe_comm))
+		comm = probe_comm;
 	ts_acct_set_owner(e->acct, cookie, pid, comm);
 }
 

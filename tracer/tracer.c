@@ -485,8 +485,8 @@ int ts_tracer_flush_pending(struct ts_tracer *t, uint64_t before_ns)
 {
 	int fd = bpf_map__fd(t->skel->maps.pending);
 	struct ts_close_event ev;
+	int done = 0, saved = errno;
 	size_t i, n;
-	int done = 0;
 
 	do {
 		n = old_pending(t, fd, before_ns);
@@ -501,6 +501,8 @@ int ts_tracer_flush_pending(struct ts_tracer *t, uint64_t before_ns)
 			done++;
 		}
 	} while (n == PENDING_BATCH);
+	/* The walk ends in ENOENT: a write error the caller checks must survive it. */
+	errno = saved;
 	return done;
 }
 
