@@ -273,9 +273,13 @@ static int run(const struct top_opts *o, struct ts_engine *eng)
 		uint64_t now, lost;
 		size_t n;
 
+		bool last;
+
 		deadline += step;
 		wait_until(deadline);
-		if (stop_signal || (o->count && done + 1 >= o->count))
+		/* A signal during the previous interval still gets a fresh last sample. */
+		last = stop_signal || (o->count && done + 1 >= o->count);
+		if (last)
 			ts_engine_set_final(eng);
 		if (ts_engine_interval(eng, o->sort, &rows, &n, err, sizeof(err))) {
 			fprintf(stderr, "tcptop: %s\n", err);
@@ -309,7 +313,8 @@ static int run(const struct top_opts *o, struct ts_engine *eng)
 			fprintf(stderr, "tcptop: writing output: %s\n", strerror(errno));
 			return 1;
 		}
-		if (stop_signal || (o->count && ++done >= o->count))
+		done++;
+		if (last)
 			return 0;
 	}
 }
