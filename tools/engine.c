@@ -382,11 +382,17 @@ int ts_engine_interval(struct ts_engine *e, enum ts_sort sort,
 {
 	int ret = poll_once(e, err, errlen);
 
-	if (!ret)
-		ret = drain(e, err, errlen);
 	if (ret)
 		return ret;
+	/*
+	 * Owners before the drain: a session that closes while /proc is read
+	 * has left /proc and the probe's map by then, but its close event,
+	 * drained next, names its owner before the row goes out.
+	 */
 	resolve_owners(e);
+	ret = drain(e, err, errlen);
+	if (ret)
+		return ret;
 	*n = ts_acct_rows(e->acct, sort, rows);
 	return 0;
 }
