@@ -266,14 +266,14 @@ def key_workload(h):
     return truth
 
 
-def run_keys(env_extra):
+def run_keys(env_extra, interval="0.3"):
     need_root()
     env = dict(os.environ, **env_extra)
     saved = os.environ.copy()
     os.environ.update(env)      # Tool passes its environment on
     try:
         with Loopback("k%d" % len(env_extra)) as h:
-            top = Tool(h.a, "--stats", "0.3")
+            top = Tool(h.a, "--stats", interval)
             life = Tool(h.a, prog=TCPLIFE)
             try:
                 truth = key_workload(h)
@@ -301,8 +301,11 @@ def test_session_keys_unique_with_sock_ops():
 
 def test_session_keys_unique_synthetic():
     """Without sock_ops (TCPSIGHT_NO_SOCKOPS plays such a kernel) sessions
-    nobody dumped get the probe's own ids: never 0, never shared."""
-    truth, top, life = run_keys({"TCPSIGHT_NO_SOCKOPS": "1"})
+    nobody dumped get the probe's own ids: never 0, never shared.  tcptop
+    polls only at start and end here: a dump racing a close can name the
+    socket by a cookie it makes just after the probe gave it an id (README,
+    Session keys), which sock_ops rules out and this case does not test."""
+    truth, top, life = run_keys({"TCPSIGHT_NO_SOCKOPS": "1"}, interval="60")
     assert stats_of(top.stderr)["cookies"] == "synthetic", top.stderr
     synth = check_keys_tcplife(truth, life.rows, synthetic_ok=True)
     assert synth > len(truth) // 2, "only %d synthetic keys" % synth
