@@ -14,12 +14,14 @@ LDLIBS += $(PKG_LIBS) -lm
 
 # Everything build, tests and bench need, from Debian.
 DEB_PKGS := clang llvm libbpf-dev libmnl-dev libelf-dev zlib1g-dev bpftool \
-	pkg-config iproute2 nftables python3 valgrind libbpf-tools make gcc gnuplot-nox bpftrace
+	pkg-config iproute2 nftables python3 valgrind libbpf-tools make gcc gnuplot-nox bpftrace \
+	qemu-system-x86 busybox-static kmod cpio xz-utils zstd
 
 B ?= build
 # Where the tools land: the repository root, or a sanitizer build's dir.
 OUT ?= .
-COMMON := $(B)/session.o $(B)/payload.o $(B)/output.o $(B)/opts.o $(B)/attach.o
+COMMON := $(B)/session.o $(B)/payload.o $(B)/output.o $(B)/opts.o $(B)/attach.o \
+	$(B)/hooks.o
 POLLER := $(B)/poller.o $(B)/owners.o
 TRACER := $(B)/tracer.o $(B)/tracemode.o
 ENGINE := $(B)/engine.o $(COMMON) $(POLLER) $(TRACER)
@@ -29,7 +31,7 @@ TESTS := $(B)/test_session $(B)/test_parser $(B)/test_poller $(B)/capture_dump $
 BENCH := bench/tcpload bench/baredump bench/pollbench
 
 .SECONDARY:
-.PHONY: all deps run test bench clean fuzz asan-test
+.PHONY: all deps run test bench clean fuzz asan-test test-kernels
 all: $(TOOLS)
 
 # Only when something is missing: a machine that has it all stays offline.
@@ -102,13 +104,21 @@ test: deps
 	tests/run
 	$(MAKE) asan-test
 
+# The suite on this kernel, then under Debian's kernels in qemu (their
+# packages are fetched into build/kernels/): see tests/kernels/README.md.
+KERNELS ?= 6.1 6.12
+test-kernels: deps
+	$(MAKE) all $(TESTS) $(BENCH)
+	tests/kernels/run $(foreach k,$(KERNELS),--kernel $(k)) $(if $(NO_HOST),--no-host)
+
 bench: deps
 	$(MAKE) all $(BENCH)
 	bench/run-bench $(if $(QUICK),--quick)
 
 # Sanitizer build of everything, in its own directory, then the unit and
 # parser tests and the core integration tests against it.
-ASAN_TESTS := hybrid_loopback_v4 life_loopback_v4 trace_loopback poll_loopback_v4 small_ring bad_options broken_pipe signals no_btf
+ASAN_TESTS := hybrid_loopback_v4 life_loopback_v4 trace_loopback poll_loopback_v4 small_ring bad_options broken_pipe signals no_btf \
+	session_keys owner_of_reset nothing_left
 ASAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 asan-test:
 	$(MAKE) B=build-asan OUT=build-asan EXTRA_CFLAGS="$(ASAN)" LDLIBS="$(ASAN) $(PKG_LIBS) -lm" \

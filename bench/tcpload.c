@@ -32,6 +32,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -66,6 +67,7 @@
 #define BULK_MSG_DEF	65536
 #define STREAM_MAGIC	0x74637073U	/* "tcps": stream-mode header */
 #define BULK_REPLY	16
+#define MAX_GETPPID	1000000000UL
 
 enum { SIDE_SERVER, SIDE_CLIENT };
 enum { ACK_NONE, ACK_DONE, ACK_GAVE_UP };
@@ -98,6 +100,8 @@ struct opts {
 	unsigned long msg_size;		/* 0: mode default */
 	unsigned long duration_ms;	/* 0: no time bound per connection */
 	unsigned long think_us;
+	unsigned long getppid;		/* tax mode: calls of getppid() */
+	int no_cookie;			/* never ask SO_COOKIE, like real software */
 };
 
 static struct opts opt = {
@@ -198,6 +202,14 @@ static const char usage_text[] =
 "                          were not reached; the output reports what moved\n"
 "  --think-us U            --pingpong: the client spins U microseconds of\n"
 "                          CPU before each message (application work)\n"
+"  --no-cookie             never ask the kernel for a socket's cookie\n"
+"                          (SO_COOKIE), as real software never does: the\n"
+"                          truth is keyed by tuple and time only\n"
+"  --getppid N             tax mode, no TCP: call getppid() N times (in\n"
+"                          chunks of N/10) and print one JSON line with the\n"
+"                          CPU ns per call (fastest chunk, thread CPU time,\n"
+"                          so a syscall slow path the kernel imposes counts\n"
+"                          and time spent preempted does not)\n"
 "  stream modes also print \"calls N\" on stderr: send/recv syscalls made\n"
 "  by both sides; tx/rx bases and steps and --rounds do not apply.\n"
 "stdout: one JSON line per connection per side; stderr: everything else.\n"
@@ -221,7 +233,7 @@ enum {
 	OPT_CONNS, OPT_PARALLEL, OPT_TXB, OPT_TXS, OPT_RXB, OPT_RXS,
 	OPT_ROUNDS, OPT_GAP, OPT_HOLD, OPT_CLOSE, OPT_TIMEOUT, OPT_IDLE,
 	OPT_READY, OPT_PINGPONG, OPT_BULK, OPT_MSG_SIZE, OPT_DURATION,
-	OPT_THINK,
+	OPT_THINK, OPT_NO_COOKIE, OPT_GETPPID,
 };
 
 static const struct option long_opts[] = {
@@ -249,6 +261,8 @@ static const struct option long_opts[] = {
 	{ "msg-size", required_argument, NULL, OPT_MSG_SIZE },
 	{ "duration-s", required_argument, NULL, OPT_DURATION },
 	{ "think-us", required_argument, NULL, OPT_THINK },
+	{ "no-cookie", no_argument, NULL, OPT_NO_COOKIE },
+	{ "getppid", required_argument, NULL, OPT_GETPPID },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -278,6 +292,7 @@ static const struct num_opt num_opts[] = {
 	{ OPT_BULK, &opt.bulk, 1, MAX_BULK },
 	{ OPT_MSG_SIZE, &opt.msg_size, 1, MAX_MSG },
 	{ OPT_THINK, &opt.think_us, 0, MAX_THINK_US },
+	{ OPT_GETPPID, &opt.getppid, 10, MAX_GETPPID },
 };
 
 static const char *opt_name(int code)
@@ -375,6 +390,9 @@ static int parse_str_opt(int c, const char *arg)
 		return 0;
 	case OPT_CLOSE:
 		opt.close_mode = parse_close(arg);
+		return 0;
+	case OPT_NO_COOKIE:
+		opt.no_cookie = 1;
 		return 0;
 	case OPT_READY:
 		if (!*arg)
@@ -1951,12 +1969,45 @@ static int start_children(int *pfd)
 	return -1;
 }
 
+static int64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/*
+ * What every process pays per syscall while a tool runs: the cheapest
+ * syscall there is, timed in this thread's CPU time.
+ */
+static int getppid_tax(void)
+{
+	unsigned long chunk = opt.getppid / 10, i, k;
+	double best = 0;
+
+	for (k = 0; k < 10; k++) {
+		int64_t t0 = thread_cpu_ns();
+		double ns;
+
+		for (i = 0; i < chunk; i++)
+			syscall(SYS_getppid);
+		ns = (double)(thread_cpu_ns() - t0) / chunk;
+		if (!k || ns < best)
+			best = ns;
+	}
+	printf("{\"getppid_calls\":%lu,\"ns_per_call\":%.2f}\n", chunk * 10, best);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	sigset_t set;
 	int pfd[2], rc;
 
 	parse_opts(argc, argv);
+	if (opt.getppid)
+		return getppid_tax();
 	signal(SIGPIPE, SIG_IGN);
 	if (opt.idle && raise_nofile(opt.idle))
 		return 1;

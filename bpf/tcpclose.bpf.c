@@ -2,7 +2,9 @@
 /*
  * Close-path probe: one event per TCP socket entering TCP_CLOSE, with its
  * final counters.  Every hook here fires a bounded number of times per
- * connection (state changes, accept, reset), never per send or receive.
+ * connection (state changes, accept, reset, socket release), never per
+ * send, receive or packet.  The syscall tracepoints at the end are loaded
+ * only on request: attaching any of them slows every syscall of every task.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -28,6 +30,14 @@ const volatile __u32 n_lports = 0;
 const volatile __u32 n_rports = 0;
 /* tcptop drains once per interval; tcplife waits on the ring. */
 const volatile bool rb_wakeup = false;
+/*
+ * cgroup/sock_release is attached: a close nobody owned yet waits in
+ * pending for the owner's close() (or for userspace to give up on it).
+ */
+const volatile bool defer_unowned = false;
+
+/* Session keys for sockets whose cookie nobody generated: never 0. */
+__u64 next_synth_id = 0;
 
 /* What earlier state changes taught us about a live socket. */
 struct birth {
@@ -56,6 +66,21 @@ struct {
 	__type(key, struct ts_tuple_key);
 	__type(value, struct ts_owner);
 } owners SEC(".maps");
+
+/* Finished sessions waiting for their owner's close(), by struct sock. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct ts_close_event);
+} pending SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ts_close_event);
+} scratch SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -215,37 +240,40 @@ static __always_inline void count_lost(void)
  * ESTABLISHED/CLOSE_WAIT -> CLOSE without a reset from the peer is the
  * owner's own abortive close(), in its context.
  */
-static __always_inline bool owner_is_current(int oldstate, struct birth *b)
+static __always_inline bool owner_is_current(int oldstate,
+					     const struct birth *b)
 {
 	if (b && b->rst_in)
 		return false;
 	return oldstate == TCP_ESTABLISHED || oldstate == TCP_CLOSE_WAIT;
 }
 
-static __always_inline void on_close(const struct sock *sk, int oldstate)
+static __always_inline bool owner_known(int oldstate, const struct birth *b)
+{
+	return (b && (b->flags & TS_CF_OWNER)) || owner_is_current(oldstate, b);
+}
+
+/*
+ * The kernel makes a cookie only when asked (a dump, SO_COOKIE, the
+ * sock_ops program): one nobody asked for gets an id of our own, marked
+ * by TS_SYNTH_ID so it can never equal a cookie.
+ */
+static __always_inline __u64 session_key(const struct sock *sk)
+{
+	__u64 cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+
+	if (cookie)
+		return cookie;
+	return TS_SYNTH_ID | (__sync_fetch_and_add(&next_synth_id, 1) + 1);
+}
+
+static __always_inline void fill_event(struct ts_close_event *e,
+				       const struct sock *sk, int oldstate,
+				       const struct birth *b)
 {
 	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
-	__u64 key = (__u64)sk;
-	struct ts_close_event *e;
-	struct birth *b;
 
-	b = bpf_map_lookup_elem(&births, &key);
-	if (b && (b->flags & TS_CF_OWNER))
-		forget_owner(sk);
-	/* Filter before reserving: a discarded record would stall wakeups. */
-	if (!ports_wanted(sk))
-		goto out;
-	/* A listener closing is no session: it never carries bytes. */
-	if (oldstate == TCP_LISTEN)
-		goto out;
-	if (filter_pid && (!b || !(b->flags & TS_CF_OWNER) || b->pid != filter_pid))
-		goto out;
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		count_lost();
-		goto out;
-	}
-	e->cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+	e->cookie = session_key(sk);
 	e->close_ns = bpf_ktime_get_ns();
 	e->bytes_acked = BPF_CORE_READ(tp, bytes_acked);
 	e->bytes_received = BPF_CORE_READ(tp, bytes_received);
@@ -266,6 +294,68 @@ static __always_inline void on_close(const struct sock *sk, int oldstate)
 		bpf_get_current_comm(e->comm, sizeof(e->comm));
 		e->flags |= TS_CF_OWNER;
 	}
+}
+
+/*
+ * Closed in softirq (a reset) while a process still holds the socket:
+ * its close() will run ts_sock_release in that process, so the event
+ * waits there instead of leaving without an owner.
+ */
+static __always_inline bool defer_close(const struct sock *sk, int oldstate,
+					const struct birth *b, __u64 key)
+{
+	struct ts_close_event *e;
+	__u32 zero = 0;
+
+	if (!defer_unowned || !BPF_CORE_READ(sk, sk_socket))
+		return false;
+	e = bpf_map_lookup_elem(&scratch, &zero);
+	if (!e)
+		return false;
+	fill_event(e, sk, oldstate, b);
+	return !bpf_map_update_elem(&pending, &key, e, BPF_ANY);
+}
+
+static __always_inline bool pid_wanted(int oldstate, const struct birth *b)
+{
+	__u32 pid;
+
+	if (!filter_pid)
+		return true;
+	if (b && (b->flags & TS_CF_OWNER))
+		pid = b->pid;
+	else if (owner_is_current(oldstate, b))
+		pid = bpf_get_current_pid_tgid() >> 32;
+	else
+		return false;
+	return pid == filter_pid;
+}
+
+static __always_inline void on_close(const struct sock *sk, int oldstate)
+{
+	__u64 key = (__u64)sk;
+	struct ts_close_event *e;
+	struct birth *b;
+
+	b = bpf_map_lookup_elem(&births, &key);
+	if (b && (b->flags & TS_CF_OWNER))
+		forget_owner(sk);
+	/* Filter before reserving: a discarded record would stall wakeups. */
+	if (!ports_wanted(sk))
+		goto out;
+	/* A listener closing is no session: it never carries bytes. */
+	if (oldstate == TCP_LISTEN)
+		goto out;
+	if (!owner_known(oldstate, b) && defer_close(sk, oldstate, b, key))
+		goto out;
+	if (!pid_wanted(oldstate, b))
+		goto out;
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count_lost();
+		goto out;
+	}
+	fill_event(e, sk, oldstate, b);
 	bpf_ringbuf_submit(e, rb_wakeup ? 0 : BPF_RB_NO_WAKEUP);
 out:
 	bpf_map_delete_elem(&births, &key);
@@ -319,15 +409,108 @@ int BPF_PROG(ts_receive_reset, const struct sock *sk)
 	return 0;
 }
 
+/*
+ * Cookies for every established session: made here, once per connection,
+ * so the close probe finds them in sk_cookie.  No callback flags are set,
+ * so nothing runs per packet.
+ */
+SEC("sockops")
+int ts_sockops(struct bpf_sock_ops *skops)
+{
+	switch (skops->op) {
+	case BPF_SOCK_OPS_TCP_CONNECT_CB:
+	case BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB:
+	case BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB:
+		bpf_get_socket_cookie(skops);
+		break;
+	}
+	return 1;
+}
+
+/*
+ * The last close() of a socket's file, in the releasing task: the owner of
+ * a session that a reset ended while the process still held it.  ctx is
+ * the struct sock itself, the key the close probe stored it under; the
+ * event is ours only if our delete wins over userspace's.
+ */
+SEC("cgroup/sock_release")
+int ts_sock_release(struct bpf_sock *ctx)
+{
+	__u64 key = (__u64)ctx;
+	struct ts_close_event *p, *e;
+
+	p = bpf_map_lookup_elem(&pending, &key);
+	if (!p)
+		return 1;
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		if (!bpf_map_delete_elem(&pending, &key))
+			count_lost();
+		return 1;
+	}
+	__builtin_memcpy(e, p, sizeof(*e));
+	if (bpf_map_delete_elem(&pending, &key)) {
+		bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
+		return 1;
+	}
+	e->pid = bpf_get_current_pid_tgid() >> 32;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	e->flags |= TS_CF_OWNER | TS_CF_RELEASED;
+	if (filter_pid && e->pid != filter_pid) {
+		bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
+		return 1;
+	}
+	bpf_ringbuf_submit(e, rb_wakeup ? 0 : BPF_RB_NO_WAKEUP);
+	return 1;
+}
+
 /* accept() returns in the owner's context: the one place a passive socket meets it. */
-static __always_inline int on_accept(long ret)
+static __always_inline void on_accepted(struct sock *sk)
+{
+	struct birth *b;
+
+	if (!sk || !sock_wanted(sk))
+		return;
+	/* Reset while queued: its close event has left already. */
+	if (BPF_CORE_READ(sk, __sk_common.skc_state) == TCP_CLOSE)
+		return;
+	b = birth_of(sk, true);
+	if (b) {
+		set_owner(b);
+		publish_owner(sk, b);
+	}
+}
+
+/*
+ * inet_csk_accept() changed its parameters (6.1: sk, flags, err, kern;
+ * later: sk, struct proto_accept_arg *): the return value is read with
+ * bpf_get_func_ret, wherever it sits.
+ */
+SEC("fexit/inet_csk_accept")
+int ts_accept_fexit(__u64 *ctx)
+{
+	__u64 ret = 0;
+
+	if (bpf_get_func_ret(ctx, &ret))
+		return 0;
+	on_accepted((struct sock *)ret);
+	return 0;
+}
+
+SEC("kretprobe/inet_csk_accept")
+int BPF_KRETPROBE(ts_accept_kret, struct sock *sk)
+{
+	on_accepted(sk);
+	return 0;
+}
+
+/* Only by request (--owner-hooks syscalls): see the top of this file. */
+static __always_inline int on_accept_fd(long ret)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct file **fds;
 	struct file *file;
 	struct socket *sock;
-	struct sock *sk;
-	struct birth *b;
 
 	if (ret < 0)
 		return 0;
@@ -335,25 +518,18 @@ static __always_inline int on_accept(long ret)
 	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[ret]) || !file)
 		return 0;
 	sock = BPF_CORE_READ(file, private_data);
-	sk = BPF_CORE_READ(sock, sk);
-	if (!sk || !sock_wanted(sk))
-		return 0;
-	b = birth_of(sk, true);
-	if (b) {
-		set_owner(b);
-		publish_owner(sk, b);
-	}
+	on_accepted(BPF_CORE_READ(sock, sk));
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_accept4")
 int ts_exit_accept4(struct trace_event_raw_sys_exit *ctx)
 {
-	return on_accept(ctx->ret);
+	return on_accept_fd(ctx->ret);
 }
 
 SEC("tracepoint/syscalls/sys_exit_accept")
 int ts_exit_accept(struct trace_event_raw_sys_exit *ctx)
 {
-	return on_accept(ctx->ret);
+	return on_accept_fd(ctx->ret);
 }

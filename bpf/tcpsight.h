@@ -11,6 +11,14 @@
 #define TS_CF_FIN_ACKED		0x04	/* its own FIN was acknowledged: +1 in bytes_acked */
 #define TS_CF_PEER_FIN		0x08	/* SOCK_DONE: the peer's FIN is in bytes_received */
 #define TS_CF_OWNER		0x10	/* pid/comm name the owner (see README) */
+#define TS_CF_RELEASED		0x20	/* owner from its close() (cgroup/sock_release) */
+
+/*
+ * ts_close_event.cookie with this bit set: an id of the probe's own, given
+ * to a socket whose kernel cookie was never made (kernel cookies count up
+ * from 1 and never reach it).
+ */
+#define TS_SYNTH_ID		(1ULL << 63)
 
 /* A live connection's addresses: key of the owners map. */
 struct ts_tuple_key {
@@ -43,7 +51,7 @@ struct ts_traced {
 
 /* One TCP socket entering TCP_CLOSE. */
 struct ts_close_event {
-	__u64 cookie;		/* 0: nobody ever asked for it */
+	__u64 cookie;		/* session key: the socket cookie, or TS_SYNTH_ID | n */
 	__u64 birth_ns;		/* CLOCK_MONOTONIC (bpf_ktime_get_ns); 0: born before attach */
 	__u64 close_ns;
 	__u64 bytes_acked;

@@ -120,6 +120,12 @@ bool ts_common_option(const char *prog, const char *usage, int c,
 	case TS_OPT_READY:
 		o->ready_file = arg;
 		return true;
+	case TS_OPT_OWNER_HOOKS:
+		if (!ts_parse_owner_hooks(arg, &o->owner_hooks))
+			ts_usage_error(prog, usage, "invalid owner hooks: '%s' "
+				       "(auto, fexit, kretprobe, cgroup, syscalls, none)",
+				       arg);
+		return true;
 	}
 	return false;
 }

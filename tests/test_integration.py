@@ -923,17 +923,19 @@ def shutil_which(name):
 
 # ---------------------------------------------------------------- runner
 
-def main():
+def main(namespace=None):
+    """Runs the test_* functions of namespace (default: this file's)."""
     want = sys.argv[1:]
-    tests = [(n, f) for n, f in sorted(globals().items())
+    tests = [(n, f) for n, f in sorted((namespace or globals()).items())
              if n.startswith("test_") and callable(f)]
     if not os.access(TCPLOAD, os.X_OK) or not os.access(TCPTOP, os.X_OK):
         print("not ok build: tcptop or bench/tcpload missing (run make)")
         return 1
-    failed = 0
+    failed = ran = 0
     for name, fn in tests:
         if want and not any(w in name for w in want):
             continue
+        ran += 1
         t0 = time.time()
         try:
             fn()
@@ -947,6 +949,9 @@ def main():
                   flush=True)
             if os.environ.get("VERBOSE"):
                 traceback.print_exc()
+    if not ran:
+        print("skip %s: no case matches %s" % (
+            os.path.basename(sys.argv[0]), " ".join(want)))
     return 1 if failed else 0
 
 

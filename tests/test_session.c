@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include "../common/session.h"
+#include "../common/hooks.h"
 
 /* ------------------------------------------------------------------ */
 /* A tiny assert kit: the first failure of a test case is its reason.   */
@@ -3289,6 +3290,54 @@ static void test_prop_hybrid_racy_order(void)
 
 /* ------------------------------------------------------------------ */
 
+/* Every combination of what a kernel offers, for every --owner-hooks. */
+static void test_owner_hooks_order_every_kernel(void)
+{
+	enum ts_owner_hooks order[4], h;
+	unsigned int bits, n;
+
+	for (bits = 0; bits < 16; bits++) {
+		struct ts_owner_caps caps = {
+			.fexit = bits & 1, .kretprobe = bits & 2,
+			.cgroup = bits & 4, .syscalls = bits & 8,
+		};
+		unsigned int want = !!caps.fexit + !!caps.kretprobe + !!caps.cgroup;
+
+		n = ts_owner_hooks_order(TS_OWN_AUTO, &caps, order);
+		/* auto: best first, never the syscall tracepoints. */
+		CHECK_EQ(n, want);
+		for (h = 0; h < n; h++)
+			CHECK(order[h] != TS_OWN_SYSCALLS);
+		if (n)
+			CHECK_EQ(order[0], caps.fexit ? TS_OWN_FEXIT :
+				 caps.kretprobe ? TS_OWN_KRETPROBE : TS_OWN_CGROUP);
+		if (n > 1)
+			CHECK(order[0] < order[1]);
+		CHECK_EQ(ts_owner_hooks_order(TS_OWN_NONE, &caps, order), 0);
+		for (h = TS_OWN_FEXIT; h <= TS_OWN_SYSCALLS; h++) {
+			bool has = (h == TS_OWN_FEXIT && caps.fexit) ||
+				   (h == TS_OWN_KRETPROBE && caps.kretprobe) ||
+				   (h == TS_OWN_CGROUP && caps.cgroup) ||
+				   (h == TS_OWN_SYSCALLS && caps.syscalls);
+
+			n = ts_owner_hooks_order(h, &caps, order);
+			CHECK_EQ(n, has);
+			if (n)
+				CHECK_EQ(order[0], h);
+		}
+	}
+	for (h = TS_OWN_AUTO; h <= TS_OWN_NONE; h++) {
+		enum ts_owner_hooks back;
+
+		CHECK(ts_parse_owner_hooks(ts_owner_hooks_name(h), &back));
+		CHECK_EQ(back, h);
+	}
+	CHECK(!ts_parse_owner_hooks("kprobe", &h));
+	CHECK(!ts_parse_owner_hooks("", &h));
+}
+
+/* ------------------------------------------------------------------ */
+
 struct test_case {
 	const char *name;
 	void (*fn)(void);
@@ -3362,6 +3411,7 @@ static const struct test_case cases[] = {
 	T(prop_hybrid_wrong_hints),
 	T(prop_poll_wrong_hints),
 	T(prop_hybrid_racy_order),
+	T(owner_hooks_order_every_kernel),
 };
 
 int main(int argc, char **argv)

@@ -12,6 +12,8 @@
 
 /* Dumps a vanished session waits for its close event (hybrid). */
 #define CLOSE_GRACE 2
+/* tcplife: how long a reset session waits for its owner's close(). */
+#define OWNER_WAIT_NS 500000000ULL
 
 struct ts_engine {
 	enum ts_mode mode;
@@ -26,6 +28,8 @@ struct ts_engine {
 	struct ts_acct *acct;
 	struct ts_owners *owners;
 	struct ts_engine_stats stats;
+	uint64_t last_drain_ns;		/* pending owners wait one interval */
+	bool final;			/* the last interval: nothing waits */
 };
 
 uint64_t ts_monotonic_ns(void)
@@ -113,6 +117,8 @@ static int on_close(const struct ts_close_event *ev, void *arg)
 	struct ts_engine *e = arg;
 
 	e->stats.events++;
+	if (ev->flags & TS_CF_RELEASED)
+		e->stats.owner_released++;
 	if (e->life_fn)
 		life_of(e, ev);
 	else
@@ -124,7 +130,7 @@ static bool open_tracer(struct ts_engine *e, const struct ts_engine_opts *o,
 			char *why, size_t len)
 {
 	struct ts_tracer_opts to = o->filter;
-	const char *accept_why;
+	const char *hooks_why;
 
 	to.ring_bytes = o->ring_bytes;
 	to.births_max = o->births_max;
@@ -133,9 +139,10 @@ static bool open_tracer(struct ts_engine *e, const struct ts_engine_opts *o,
 	e->tracer = ts_tracer_open(&to, on_close, e, why, len);
 	if (!e->tracer)
 		return false;
-	if (!ts_tracer_accept_hooked(e->tracer, &accept_why))
+	ts_tracer_owner_hooks(e->tracer, &hooks_why);
+	if (hooks_why)
 		fprintf(stderr, "tcpsight: warning: %s: owners of accepted "
-			"sockets are best effort\n", accept_why);
+			"sockets are best effort\n", hooks_why);
 	return true;
 }
 
@@ -181,8 +188,8 @@ struct ts_engine *ts_engine_open(const struct ts_engine_opts *o,
 		goto fail;
 	}
 	if (e->mode == TS_MODE_HYBRID && !open_tracer(e, o, why, sizeof(why))) {
-		/* tcplife is nothing without the probe. */
-		if (o->life_fn) {
+		/* tcplife is nothing without the probe; nor is a hook asked for. */
+		if (o->life_fn || o->filter.owner_hooks != TS_OWN_AUTO) {
 			snprintf(err, errlen, "%s", why);
 			goto fail;
 		}
@@ -266,17 +273,24 @@ static void owner_from_probe(uint64_t cookie, uint32_t inode,
 		ts_owners_want(e->owners, inode);
 }
 
-/* What /proc said; a session nobody visible holds is not asked again. */
+/*
+ * What /proc said; a session nobody visible holds is not asked again.  A
+ * process that closed the socket during the scan is gone from /proc, but
+ * its close() told the probe by then: ask the probe once more.
+ */
 static void owner_from_proc(uint64_t cookie, uint32_t inode,
 			    const struct ts_tuple *tuple, void *arg)
 {
 	struct ts_engine *e = arg;
+	char probe_comm[TS_COMM_LEN];
 	const char *comm = NULL;
 	uint32_t pid = 0;
 
-	(void)tuple;
 	if (inode)
 		ts_owners_lookup(e->owners, inode, &pid, &comm);
+	if (!pid && e->tracer &&
+	    ts_tracer_owner(e->tracer, tuple, &pid, probe_comm))
+		comm = probe_comm;
 	ts_acct_set_owner(e->acct, cookie, pid, comm);
 }
 
@@ -319,6 +333,25 @@ int ts_engine_start(struct ts_engine *e, char *err, size_t errlen)
 	return e->ready_file ? touch(e->ready_file, err, errlen) : 0;
 }
 
+/*
+ * A session a reset ended waits for its owner's close() until the next
+ * drain: one interval, well within the CLOSE_GRACE dumps after which the
+ * core would retire it unclosed.  The last interval waits for nothing.
+ */
+static void flush_pending(struct ts_engine *e)
+{
+	uint64_t now = ts_monotonic_ns();
+
+	ts_tracer_flush_pending(e->tracer, e->final ? now + 1 :
+				e->last_drain_ns);
+	e->last_drain_ns = now;
+}
+
+void ts_engine_set_final(struct ts_engine *e)
+{
+	e->final = true;
+}
+
 static int drain(struct ts_engine *e, char *err, size_t errlen)
 {
 	int ret;
@@ -338,6 +371,7 @@ static int drain(struct ts_engine *e, char *err, size_t errlen)
 		snprintf(err, errlen, "ring buffer: %s", strerror(-ret));
 		return ret;
 	}
+	flush_pending(e);
 	e->stats.lost = ts_tracer_lost(e->tracer);
 	return 0;
 }
@@ -348,11 +382,17 @@ int ts_engine_interval(struct ts_engine *e, enum ts_sort sort,
 {
 	int ret = poll_once(e, err, errlen);
 
-	if (!ret)
-		ret = drain(e, err, errlen);
 	if (ret)
 		return ret;
+	/*
+	 * Owners before the drain: a session that closes while /proc is read
+	 * has left /proc and the probe's map by then, but its close event,
+	 * drained next, names its owner before the row goes out.
+	 */
 	resolve_owners(e);
+	ret = drain(e, err, errlen);
+	if (ret)
+		return ret;
 	*n = ts_acct_rows(e->acct, sort, rows);
 	return 0;
 }
@@ -361,11 +401,15 @@ int ts_engine_wait(struct ts_engine *e, int timeout_ms, char *err,
 		   size_t errlen)
 {
 	int ret = ts_tracer_wait(e->tracer, timeout_ms);
+	uint64_t now = ts_monotonic_ns();
 
 	if (ret < 0 && ret != -EINTR) {
 		snprintf(err, errlen, "ring buffer: %s", strerror(-ret));
 		return ret;
 	}
+	/* timeout 0 is the last call: nothing waits any longer. */
+	ts_tracer_flush_pending(e->tracer, timeout_ms ? now - OWNER_WAIT_NS :
+				now + 1);
 	e->stats.lost = ts_tracer_lost(e->tracer);
 	return 0;
 }
@@ -390,7 +434,9 @@ void ts_engine_print_stats(struct ts_engine *e, FILE *f, const char *prog)
 		"born %llu closed_seen %llu closed_unseen %llu "
 		"closed_prebaseline %llu retired_unclosed %llu late_samples %llu "
 		"syn_guessed %llu syn_fixed %llu events %llu lost %llu "
-		"map_full %llu owner_scans %llu owner_full_scans %llu oom %llu\n",
+		"map_full %llu owner_scans %llu owner_full_scans %llu oom %llu "
+		"owner_hooks %s cookies %s owner_released %llu "
+		"owner_timeouts %llu\n",
 		prog, ts_mode_name(e->mode),
 		(unsigned long long)(p ? p->dumps : 0),
 		(unsigned long long)(p ? p->retries : 0),
@@ -407,5 +453,9 @@ void ts_engine_print_stats(struct ts_engine *e, FILE *f, const char *prog)
 		(unsigned long long)e->stats.map_full,
 		(unsigned long long)o->scans_hot,
 		(unsigned long long)o->scans_full,
-		(unsigned long long)a->oom);
+		(unsigned long long)a->oom,
+		e->tracer ? ts_owner_hooks_name(ts_tracer_owner_hooks(e->tracer, NULL)) : "-",
+		e->tracer ? (ts_tracer_cookies(e->tracer) ? "sock_ops" : "synthetic") : "-",
+		(unsigned long long)e->stats.owner_released,
+		(unsigned long long)(e->tracer ? ts_tracer_owner_timeouts(e->tracer) : 0));
 }

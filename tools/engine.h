@@ -38,6 +38,7 @@ struct ts_engine_stats {
 	uint64_t lost;			/* close events lost, since start */
 	uint64_t events;		/* close events drained, since start */
 	uint64_t map_full;		/* trace mode: calls that found the map full */
+	uint64_t owner_released;	/* owners named by the socket's release */
 };
 
 struct ts_engine;
@@ -55,6 +56,8 @@ int ts_engine_start(struct ts_engine *e, char *err, size_t errlen);
 int ts_engine_interval(struct ts_engine *e, enum ts_sort sort,
 		       const struct ts_row **rows, size_t *n,
 		       char *err, size_t errlen);
+/* The next ts_engine_interval() is the last: sessions waiting for an owner go out. */
+void ts_engine_set_final(struct ts_engine *e);
 /* tcplife: waits up to @timeout_ms for close events, hands them to life_fn. */
 int ts_engine_wait(struct ts_engine *e, int timeout_ms, char *err, size_t errlen);
 const struct ts_engine_stats *ts_engine_stats(struct ts_engine *e);

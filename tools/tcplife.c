@@ -16,7 +16,7 @@
 static const char usage[] =
 "usage: tcplife [-h] [-T] [-t] [-w] [-s] [-p PID] [-L LPORT[,LPORT...]]\n"
 "               [-D RPORT[,RPORT...]] [-4|-6] [--json] [--ring-size BYTES]\n"
-"               [--ready-file PATH]\n"
+"               [--ready-file PATH] [--owner-hooks HOOKS]\n"
 "  -T              add a TIME (HH:MM:SS) column\n"
 "  -t              add a TIME(s) column: seconds since the first event\n"
 "  -w              wide columns (IPv6)\n"
@@ -28,6 +28,7 @@ static const char usage[] =
 "  --json          JSON Lines, one object per session\n"
 "  --ring-size N   ring buffer bytes (default 8388608)\n"
 "  --ready-file F  create F once the probe is attached (for scripts)\n"
+TS_OWNER_HOOKS_USAGE
 "Sessions born before tcplife started show MS as '-' (duration unknown).\n";
 
 static volatile sig_atomic_t stop_signal;
@@ -92,6 +93,7 @@ static void parse_args(int argc, char **argv, struct ts_life_fmt *fmt,
 	fmt->json = common.json;
 	eng->ring_bytes = common.ring_bytes;
 	eng->ready_file = common.ready_file;
+	f->owner_hooks = common.owner_hooks;
 	if (fmt->csv && fmt->json)
 		ts_usage_error("tcplife", usage, "-s and --json exclude each other");
 }

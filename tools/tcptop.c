@@ -19,7 +19,7 @@ static const char usage[] =
 "usage: tcptop [-h] [-C] [-S] [-p PID] [-4|-6] [-r ROWS] [-s all|sent|received]\n"
 "              [--mode hybrid|poll|trace] [--json] [--ring-size BYTES]\n"
 "              [--attach auto|fentry|kprobe|tracepoint] [--map-size N]\n"
-"              [--ready-file PATH] [--stats]\n"
+"              [--ready-file PATH] [--stats] [--owner-hooks HOOKS]\n"
 "              [interval] [count]\n"
 "  -C              don't clear the screen (and don't truncate to its height)\n"
 "  -S              skip the loadavg summary line\n"
@@ -35,6 +35,7 @@ static const char usage[] =
 "  --attach TYPE   trace mode: auto (default), fentry, kprobe, tracepoint\n"
 "  --map-size N    trace mode: live sessions the BPF map holds (65536)\n"
 "  --stats         print the engine's counters to stderr at exit\n"
+TS_OWNER_HOOKS_USAGE
 "  --ready-file F  create F once the baseline is taken (for scripts)\n"
 "  interval        seconds, fractions allowed (default 1)\n"
 "  count           number of intervals (default: until Ctrl-C)\n";
@@ -272,8 +273,14 @@ static int run(const struct top_opts *o, struct ts_engine *eng)
 		uint64_t now, lost;
 		size_t n;
 
+		bool last;
+
 		deadline += step;
 		wait_until(deadline);
+		/* A signal during the previous interval still gets a fresh last sample. */
+		last = stop_signal || (o->count && done + 1 >= o->count);
+		if (last)
+			ts_engine_set_final(eng);
 		if (ts_engine_interval(eng, o->sort, &rows, &n, err, sizeof(err))) {
 			fprintf(stderr, "tcptop: %s\n", err);
 			return 1;
@@ -306,7 +313,8 @@ static int run(const struct top_opts *o, struct ts_engine *eng)
 			fprintf(stderr, "tcptop: writing output: %s\n", strerror(errno));
 			return 1;
 		}
-		if (stop_signal || (o->count && ++done >= o->count))
+		done++;
+		if (last)
 			return 0;
 	}
 }
@@ -329,6 +337,7 @@ int main(int argc, char **argv)
 	parse_args(argc, argv, &o);
 	o.eng.ring_bytes = o.common.ring_bytes;
 	o.eng.ready_file = o.common.ready_file;
+	o.eng.filter.owner_hooks = o.common.owner_hooks;
 	setup_signals();
 	eng = ts_engine_open(&o.eng, err, sizeof(err));
 	if (!eng) {

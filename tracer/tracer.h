@@ -9,6 +9,7 @@
 #include <linux/types.h>
 #include "../bpf/tcpsight.h"
 #include "../common/session.h"
+#include "../common/hooks.h"
 
 #define TS_MAX_PORTS 8
 
@@ -23,6 +24,7 @@ struct ts_tracer_opts {
 	unsigned int n_lports;
 	unsigned int n_rports;
 	bool wakeup;			/* wake ts_tracer_wait() per event */
+	enum ts_owner_hooks owner_hooks;	/* passive owners: auto = best offered */
 };
 
 typedef int (*ts_close_fn)(const struct ts_close_event *ev, void *arg);
@@ -40,8 +42,24 @@ int ts_tracer_drain(struct ts_tracer *t);
 int ts_tracer_wait(struct ts_tracer *t, int timeout_ms);
 /* Events the full ring turned away, since open. */
 uint64_t ts_tracer_lost(struct ts_tracer *t);
-/* Whether accept() is hooked (passive owners exact), and why not. */
-bool ts_tracer_accept_hooked(const struct ts_tracer *t, const char **why);
+/* The owner hooks attached; *why: what auto could not have, or NULL. */
+enum ts_owner_hooks ts_tracer_owner_hooks(const struct ts_tracer *t,
+					  const char **why);
+/* Whether the sock_ops program makes a cookie for every session. */
+bool ts_tracer_cookies(const struct ts_tracer *t);
+/*
+ * cgroup hooks: sessions a reset ended while their process held them wait
+ * for its close() to name the owner.  Hands those closed before
+ * @before_ns (CLOCK_MONOTONIC) to the close callback without an owner;
+ * returns how many.
+ */
+int ts_tracer_flush_pending(struct ts_tracer *t, uint64_t before_ns);
+/* Sessions that waited in vain, since open. */
+uint64_t ts_tracer_owner_timeouts(const struct ts_tracer *t);
+/* Which owner hooks this kernel offers, and whether sock_ops can run. */
+void ts_owner_caps(struct ts_owner_caps *caps, bool *sockops);
+/* An fd of the cgroup2 root directory as mounted, or -1. */
+int ts_cgroup2_root_fd(void);
 /* The owner the probe saw for a live connection (connect/accept/close). */
 bool ts_tracer_owner(struct ts_tracer *t, const struct ts_tuple *tuple,
 		     uint32_t *pid, char *comm);
