@@ -22,7 +22,8 @@ OUT ?= .
 COMMON := $(B)/session.o $(B)/payload.o $(B)/output.o $(B)/opts.o $(B)/attach.o
 POLLER := $(B)/poller.o $(B)/owners.o
 TRACER := $(B)/tracer.o $(B)/tracemode.o
-ENGINE := $(B)/engine.o $(COMMON) $(POLLER) $(TRACER)
+ENGINE_OBJS := $(patsubst engine/%.c,$(B)/%.o,$(wildcard engine/*.c))
+ENGINE := $(ENGINE_OBJS) $(COMMON) $(POLLER) $(TRACER)
 SKELS := $(B)/tcpclose.skel.h $(B)/tcptrace.skel.h
 TOOLS := $(OUT)/tcptop $(OUT)/tcplife
 TESTS := $(B)/test_session $(B)/test_parser $(B)/test_poller $(B)/capture_dump $(B)/cycles
@@ -67,9 +68,11 @@ $(B)/%.o: poller/%.c poller/*.h common/*.h | $(B)
 	$(CC) $(CFLAGS) -c $< -o $@
 $(B)/%.o: tracer/%.c tracer/*.h $(SKELS) | $(B)
 	$(CC) $(CFLAGS) -c $< -o $@
-$(B)/%.o: tools/%.c tools/*.h common/*.h tracer/*.h poller/*.h $(SKELS) | $(B)
+$(B)/%.o: engine/%.c engine/*.h common/*.h tracer/*.h poller/*.h $(SKELS) | $(B)
 	$(CC) $(CFLAGS) -c $< -o $@
-$(B)/%.o: tests/%.c common/*.h poller/*.h tools/*.h $(SKELS) | $(B)
+$(B)/%.o: tools/%.c engine/*.h common/*.h tracer/*.h poller/*.h $(SKELS) | $(B)
+	$(CC) $(CFLAGS) -c $< -o $@
+$(B)/%.o: tests/%.c common/*.h poller/*.h engine/*.h $(SKELS) | $(B)
 	$(CC) $(CFLAGS) -c $< -o $@
 
 $(OUT)/tcptop: $(B)/tcptop.o $(ENGINE)

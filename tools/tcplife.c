@@ -9,9 +9,9 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/socket.h>
-#include "engine.h"
+#include "../engine/engine.h"
+#include "../engine/sink.h"
 #include "../common/opts.h"
-#include "../common/output.h"
 
 static const char usage[] =
 "usage: tcplife [-h] [-T] [-t] [-w] [-s] [-p PID] [-L LPORT[,LPORT...]]\n"
@@ -37,12 +37,6 @@ static void on_signal(int sig)
 	stop_signal = sig;
 }
 
-
-struct life_state {
-	struct ts_life_fmt fmt;
-	bool seen_first;
-	bool broken_pipe;
-};
 
 static void parse_args(int argc, char **argv, struct ts_life_fmt *fmt,
 		       struct ts_engine_opts *eng)
@@ -96,19 +90,6 @@ static void parse_args(int argc, char **argv, struct ts_life_fmt *fmt,
 		ts_usage_error("tcplife", usage, "-s and --json exclude each other");
 }
 
-static void on_life(const struct ts_life *l, void *arg)
-{
-	struct life_state *st = arg;
-
-	if (st->broken_pipe)
-		return;
-	if (!st->seen_first) {
-		st->fmt.first_ts = l->close_ns / 1e9 + st->fmt.mono_to_unix;
-		st->seen_first = true;
-	}
-	ts_life_line(stdout, l, &st->fmt);
-}
-
 static double mono_to_unix(void)
 {
 	struct timespec rt, mono;
@@ -128,29 +109,15 @@ static void setup_signals(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
-static void report_lost(struct ts_engine *eng, uint64_t *reported)
+static int run(struct ts_engine *eng)
 {
-	uint64_t lost = ts_engine_stats(eng)->lost;
-
-	if (lost == *reported)
-		return;
-	fprintf(stderr, "tcplife: lost %llu sessions (ring buffer full: raise "
-		"--ring-size)\n", (unsigned long long)(lost - *reported));
-	*reported = lost;
-}
-
-static int run(struct ts_engine *eng, struct life_state *st)
-{
-	uint64_t reported = 0;
 	char err[256];
 
-	ts_life_header(stdout, &st->fmt);
 	while (!stop_signal) {
 		if (ts_engine_wait(eng, 200, err, sizeof(err))) {
 			fprintf(stderr, "tcplife: %s\n", err);
 			return 1;
 		}
-		report_lost(eng, &reported);
 		switch (ts_flush(stdout)) {
 		case 1:
 			return 0;
@@ -161,28 +128,27 @@ static int run(struct ts_engine *eng, struct life_state *st)
 	}
 	/* Ctrl-C: what the ring still holds is printed, not dropped. */
 	ts_engine_wait(eng, 0, err, sizeof(err));
-	report_lost(eng, &reported);
 	fflush(stdout);
 	return 0;
 }
 
 int main(int argc, char **argv)
 {
-	struct life_state st = { 0 };
+	struct ts_sink_cfg sink = { .out = stdout };
 	struct ts_engine_opts o = {
 		.mode = TS_MODE_HYBRID,
 		.ring_bytes = 8 << 20,
 		.nl_bufsize = 32768,
-		.life_fn = on_life,
-		.life_arg = &st,
+		.whole_life = true,
+		.report.prog = "tcplife",
 	};
 	struct ts_engine *eng;
 	char err[256];
 	int ret;
 
-	parse_args(argc, argv, &st.fmt, &o);
+	parse_args(argc, argv, &sink.life, &o);
 	setup_signals();
-	st.fmt.mono_to_unix = mono_to_unix();
+	sink.life.mono_to_unix = mono_to_unix();
 	/* Line by line even into a pipe: sessions show as they close. */
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	eng = ts_engine_open(&o, err, sizeof(err));
@@ -190,12 +156,17 @@ int main(int argc, char **argv)
 		fprintf(stderr, "tcplife: %s\n", err);
 		return 1;
 	}
+	if (!ts_engine_add_sink(eng, ts_sink_open("life", &sink))) {
+		fprintf(stderr, "tcplife: out of memory\n");
+		ts_engine_close(eng);
+		return 1;
+	}
 	/* One dump: which live sessions opened actively, and their owners. */
 	ret = ts_engine_start(eng, err, sizeof(err));
 	if (ret)
 		fprintf(stderr, "tcplife: %s\n", err);
 	else
-		ret = run(eng, &st);
+		ret = run(eng);
 	ts_engine_close(eng);
 	return ret ? 1 : 0;
 }

@@ -8,12 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
-#include <sys/ioctl.h>
-#include <sys/socket.h>
-#include "engine.h"
+#include "../engine/engine.h"
+#include "../engine/sink.h"
 #include "../common/opts.h"
-#include "../common/output.h"
 
 static const char usage[] =
 "usage: tcptop [-h] [-C] [-S] [-p PID] [-4|-6] [-r ROWS] [-s all|sent|received]\n"
@@ -133,108 +130,6 @@ static void parse_args(int argc, char **argv, struct top_opts *o)
 		ts_usage_error("tcptop", usage, "unexpected argument: '%s'", argv[optind]);
 }
 
-static bool row_wanted(const struct top_opts *o, const struct ts_row *r)
-{
-	if (o->common.pid && r->pid != o->common.pid)
-		return false;
-	return !o->common.family || r->tuple.family == o->common.family;
-}
-
-static double wall_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void print_json(const struct top_opts *o, const struct ts_row *rows,
-		       size_t n, const struct ts_top_fmt *fmt)
-{
-	size_t i, shown = 0;
-
-	for (i = 0; i < n; i++) {
-		if (!row_wanted(o, &rows[i]))
-			continue;
-		if (o->rows_set && shown++ >= o->rows)
-			break;
-		ts_top_json(stdout, &rows[i], fmt);
-	}
-}
-
-static int screen_lines(const struct top_opts *o)
-{
-	struct winsize ws;
-
-	if (o->no_clear || !isatty(STDOUT_FILENO) ||
-	    ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) || !ws.ws_row)
-		return 1 << 30;
-	return ws.ws_row;
-}
-
-static void print_loadavg(void)
-{
-	char buf[128] = "";
-	char when[16];
-	time_t now = time(NULL);
-	FILE *f = fopen("/proc/loadavg", "r");
-
-	if (f) {
-		if (!fgets(buf, sizeof(buf), f))
-			buf[0] = '\0';
-		fclose(f);
-	}
-	buf[strcspn(buf, "\n")] = '\0';
-	strftime(when, sizeof(when), "%H:%M:%S", localtime(&now));
-	printf("%s loadavg: %s\n\n", when, buf);
-}
-
-static int print_family(const struct top_opts *o, const struct ts_row *rows,
-			size_t n, int family, int lines_left)
-{
-	size_t i;
-	uint32_t shown = 0;
-	bool any = false;
-
-	for (i = 0; i < n; i++)
-		if (rows[i].tuple.family == family && row_wanted(o, &rows[i]))
-			any = true;
-	if (!any || lines_left < 2)
-		return lines_left;
-	ts_top_header(stdout, family);
-	lines_left--;
-	for (i = 0; i < n && shown < o->rows && lines_left > 1; i++) {
-		if (rows[i].tuple.family != family || !row_wanted(o, &rows[i]))
-			continue;
-		ts_top_line(stdout, &rows[i]);
-		shown++;
-		lines_left--;
-	}
-	putchar('\n');
-	return lines_left - 1;
-}
-
-static void print_table(const struct top_opts *o, struct ts_engine *eng,
-			const struct ts_row *rows, size_t n, uint64_t lost)
-{
-	int lines = screen_lines(o);
-	size_t i, closed = 0;
-
-	if (!o->no_clear)
-		fputs("\033[H\033[2J", stdout);
-	if (!o->no_summary) {
-		print_loadavg();
-		lines -= 2;
-	}
-	lines = print_family(o, rows, n, AF_INET, lines);
-	lines = print_family(o, rows, n, AF_INET6, lines);
-	for (i = 0; i < n; i++)
-		closed += rows[i].closed;
-	if (ts_engine_mode(eng) != TS_MODE_POLL && lines > 1)
-		printf("-- %zu sessions moved bytes, %zu closed, %llu close events lost\n",
-		       n, closed, (unsigned long long)lost);
-}
-
 /* Sleeps until @deadline_ns (monotonic) or a signal. */
 static void wait_until(uint64_t deadline_ns)
 {
@@ -261,15 +156,12 @@ static void setup_signals(void)
 static int run(const struct top_opts *o, struct ts_engine *eng)
 {
 	uint64_t step = (uint64_t)llround(o->interval * 1e9);
-	uint64_t prev = ts_monotonic_ns(), deadline = prev, lost_prev = 0;
-	uint64_t full_prev = 0;
+	uint64_t deadline = ts_monotonic_ns();
 	uint32_t done = 0;
 	char err[256];
 
 	for (;;) {
 		const struct ts_row *rows;
-		struct ts_top_fmt fmt;
-		uint64_t now, lost;
 		size_t n;
 
 		deadline += step;
@@ -278,27 +170,6 @@ static int run(const struct top_opts *o, struct ts_engine *eng)
 			fprintf(stderr, "tcptop: %s\n", err);
 			return 1;
 		}
-		now = ts_monotonic_ns();
-		lost = ts_engine_stats(eng)->lost;
-		fmt.ts = wall_now();
-		fmt.interval = (now - prev) / 1e9;
-		fmt.lost = lost - lost_prev;
-		if (fmt.lost)
-			fprintf(stderr, "tcptop: lost %llu close events this interval "
-				"(ring buffer full: raise --ring-size)\n",
-				(unsigned long long)fmt.lost);
-		if (ts_engine_stats(eng)->map_full != full_prev) {
-			full_prev = ts_engine_stats(eng)->map_full;
-			fprintf(stderr, "tcptop: %llu send/recv calls found the trace "
-				"map full so far: their bytes are not counted (raise --map-size)\n",
-				(unsigned long long)full_prev);
-		}
-		prev = now;
-		lost_prev = lost;
-		if (o->common.json)
-			print_json(o, rows, n, &fmt);
-		else
-			print_table(o, eng, rows, n, fmt.lost);
 		switch (ts_flush(stdout)) {
 		case 1:
 			return 0;
@@ -311,6 +182,22 @@ static int run(const struct top_opts *o, struct ts_engine *eng)
 	}
 }
 
+static bool add_sink(const struct top_opts *o, struct ts_engine *eng)
+{
+	struct ts_sink_cfg cfg = {
+		.out = stdout,
+		.pid = o->common.pid,
+		.family = o->common.family,
+		.rows = o->rows,
+		.rows_set = o->rows_set,
+		.no_clear = o->no_clear,
+		.no_summary = o->no_summary,
+	};
+
+	return ts_engine_add_sink(eng, ts_sink_open(o->common.json ? "json" :
+						    "table", &cfg));
+}
+
 int main(int argc, char **argv)
 {
 	struct top_opts o = {
@@ -320,6 +207,7 @@ int main(int argc, char **argv)
 		.eng = {
 			.mode = TS_MODE_HYBRID,
 			.nl_bufsize = 32768,
+			.report.prog = "tcptop",
 		},
 	};
 	struct ts_engine *eng;
@@ -333,6 +221,11 @@ int main(int argc, char **argv)
 	eng = ts_engine_open(&o.eng, err, sizeof(err));
 	if (!eng) {
 		fprintf(stderr, "tcptop: %s\n", err);
+		return 1;
+	}
+	if (!add_sink(&o, eng)) {
+		fprintf(stderr, "tcptop: out of memory\n");
+		ts_engine_close(eng);
 		return 1;
 	}
 	ret = ts_engine_start(eng, err, sizeof(err));

@@ -1,4 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
+/*
+ * The engine: opens the sources a mode needs (sources.c), feeds their
+ * samples and close events to the accounting core, finds owners, and
+ * hands rows or whole sessions to the sinks.
+ */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -6,26 +11,30 @@
 #include <time.h>
 #include <sys/stat.h>
 #include "engine.h"
-#include "../poller/poller.h"
+#include "sink.h"
+#include "source.h"
 #include "../poller/owners.h"
-#include "../tracer/tracemode.h"
 
 /* Dumps a vanished session waits for its close event (hybrid). */
 #define CLOSE_GRACE 2
+#define MAX_SOURCES 4
+#define MAX_SINKS 4
 
 struct ts_engine {
+	struct ts_engine_opts opts;
 	enum ts_mode mode;
-	const char *ready_file;
-	ts_life_fn life_fn;
-	void *life_arg;
-	struct ts_poller *poller;
-	struct ts_tracer *tracer;
-	struct ts_trace *trace;		/* trace mode instead of poller+tracer */
-	struct ts_dump trace_dump;
-	enum ts_attach attach;
+	struct ts_source *sources[MAX_SOURCES];
+	size_t n_sources;
+	struct ts_sink *sinks[MAX_SINKS];
+	size_t n_sinks;
+	struct ts_feed feed;
+	struct ts_source_env env;
 	struct ts_acct *acct;
 	struct ts_owners *owners;
 	struct ts_engine_stats stats;
+	uint64_t prev_ns;		/* end of the last interval */
+	uint64_t lost_reported;
+	uint64_t map_full_reported;
 };
 
 uint64_t ts_monotonic_ns(void)
@@ -34,6 +43,14 @@ uint64_t ts_monotonic_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static double wall_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 const char *ts_mode_name(enum ts_mode mode)
@@ -64,13 +81,13 @@ bool ts_parse_mode(const char *s, enum ts_mode *mode)
 	return false;
 }
 
-static uint32_t own_netns(void)
+static void to_sinks_life(struct ts_engine *e, const struct ts_life *l)
 {
-	struct stat st;
+	size_t i;
 
-	if (stat("/proc/self/ns/net", &st))
-		return 0;
-	return (uint32_t)st.st_ino;
+	for (i = 0; i < e->n_sinks; i++)
+		if (e->sinks[i]->ops->life)
+			e->sinks[i]->ops->life(e->sinks[i], l);
 }
 
 /*
@@ -105,7 +122,7 @@ static void life_of(struct ts_engine *e, const struct ts_close_event *ev)
 		memcpy(l.comm, info.comm, TS_COMM_LEN);
 	}
 	l.comm[TS_COMM_LEN - 1] = '\0';
-	e->life_fn(&l, e->life_arg);
+	to_sinks_life(e, &l);
 }
 
 static int on_close(const struct ts_close_event *ev, void *arg)
@@ -113,84 +130,84 @@ static int on_close(const struct ts_close_event *ev, void *arg)
 	struct ts_engine *e = arg;
 
 	e->stats.events++;
-	if (e->life_fn)
+	if (e->opts.whole_life)
 		life_of(e, ev);
 	else
 		ts_acct_close(e->acct, ev);
 	return 0;
 }
 
-static bool open_tracer(struct ts_engine *e, const struct ts_engine_opts *o,
-			char *why, size_t len)
+static void on_sample(const struct ts_sample *s, void *arg)
 {
-	struct ts_tracer_opts to = o->filter;
-	const char *accept_why;
+	struct ts_engine *e = arg;
 
-	to.ring_bytes = o->ring_bytes;
-	to.births_max = o->births_max;
-	to.netns = own_netns();
-	to.wakeup = o->life_fn != NULL;
-	e->tracer = ts_tracer_open(&to, on_close, e, why, len);
-	if (!e->tracer)
-		return false;
-	if (!ts_tracer_accept_hooked(e->tracer, &accept_why))
-		fprintf(stderr, "tcpsight: warning: %s: owners of accepted "
-			"sockets are best effort\n", accept_why);
-	return true;
+	ts_acct_sample(e->acct, s);
 }
 
-static bool open_trace(struct ts_engine *e, const struct ts_engine_opts *o,
-		       char *err, size_t errlen)
+static uint32_t own_netns(void)
 {
-	struct ts_trace_opts to = {
-		.attach = o->attach,
-		.ring_bytes = o->ring_bytes,
-		.map_entries = o->map_entries,
-		.netns = own_netns(),
-	};
+	struct stat st;
 
-	e->trace = ts_trace_open(&to, on_close, e, &e->attach, err, errlen);
-	return e->trace != NULL;
+	if (stat("/proc/self/ns/net", &st))
+		return 0;
+	return (uint32_t)st.st_ino;
+}
+
+static bool runs_in(const struct ts_source_reg *reg, enum ts_mode mode)
+{
+	return reg->modes & (1u << mode);
+}
+
+/* A hybrid tcptop whose probe cannot load goes on polling, and says so. */
+static int open_sources(struct ts_engine *e, char *err, size_t errlen)
+{
+	const struct ts_source_reg *reg;
+	char why[256];
+
+	for (reg = ts_sources; reg->open; reg++) {
+		struct ts_source *s;
+
+		if (!runs_in(reg, e->mode))
+			continue;
+		s = reg->open(&e->env, why, sizeof(why));
+		if (s) {
+			e->sources[e->n_sources++] = s;
+			continue;
+		}
+		if (!reg->hybrid_optional || e->opts.whole_life ||
+		    e->mode != TS_MODE_HYBRID) {
+			snprintf(err, errlen, "%s", why);
+			return -1;
+		}
+		ts_report(&e->opts.report, TS_WARNING, "hybrid mode unavailable "
+			  "(%s); falling back to --mode poll", why);
+		e->mode = TS_MODE_POLL;
+	}
+	return 0;
 }
 
 struct ts_engine *ts_engine_open(const struct ts_engine_opts *o,
 				 char *err, size_t errlen)
 {
-	struct ts_engine *e;
-	char why[256];
+	struct ts_engine *e = calloc(1, sizeof(*e));
 
-	e = calloc(1, sizeof(*e));
 	if (!e) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	e->opts = *o;
 	e->mode = o->mode;
-	e->life_fn = o->life_fn;
-	e->ready_file = o->ready_file;
-	e->life_arg = o->life_arg;
-	if (e->mode == TS_MODE_TRACE) {
-		if (!open_trace(e, o, err, errlen))
-			goto fail;
-		goto core;
-	}
-	e->poller = ts_poller_open(o->by_family ? TS_REQ_BY_FAMILY :
-				   TS_REQ_COMPAT, o->nl_bufsize);
-	if (!e->poller) {
-		snprintf(err, errlen, "cannot open NETLINK_SOCK_DIAG socket: %s",
-			 strerror(errno));
+	e->feed = (struct ts_feed){ on_sample, on_close, e };
+	e->env = (struct ts_source_env){
+		.opts = &e->opts,
+		.feed = &e->feed,
+		.report = &e->opts.report,
+		.stats = &e->stats,
+		.netns = own_netns(),
+	};
+	if (open_sources(e, err, errlen))
 		goto fail;
-	}
-	if (e->mode == TS_MODE_HYBRID && !open_tracer(e, o, why, sizeof(why))) {
-		/* tcplife is nothing without the probe. */
-		if (o->life_fn) {
-			snprintf(err, errlen, "%s", why);
-			goto fail;
-		}
-		fprintf(stderr, "tcpsight: warning: hybrid mode unavailable (%s); "
-			"falling back to --mode poll\n", why);
-		e->mode = TS_MODE_POLL;
-	}
-core:
+	/* Nothing reaches the core before the first collect or drain. */
 	e->acct = ts_acct_new(e->mode != TS_MODE_POLL, CLOSE_GRACE);
 	e->owners = ts_owners_new();
 	if (!e->acct || !e->owners) {
@@ -205,15 +222,27 @@ fail:
 
 void ts_engine_close(struct ts_engine *e)
 {
+	size_t i;
+
 	if (!e)
 		return;
-	ts_tracer_close(e->tracer);
-	ts_trace_close(e->trace);
-	ts_dump_free(&e->trace_dump);
-	ts_poller_close(e->poller);
+	for (i = 0; i < e->n_sources; i++)
+		e->sources[i]->ops->destroy(e->sources[i]);
+	for (i = 0; i < e->n_sinks; i++)
+		ts_sink_close(e->sinks[i]);
 	ts_acct_free(e->acct);
 	ts_owners_free(e->owners);
 	free(e);
+}
+
+bool ts_engine_add_sink(struct ts_engine *e, struct ts_sink *k)
+{
+	if (!k || e->n_sinks == MAX_SINKS) {
+		ts_sink_close(k);
+		return false;
+	}
+	e->sinks[e->n_sinks++] = k;
+	return true;
 }
 
 enum ts_mode ts_engine_mode(const struct ts_engine *e)
@@ -221,46 +250,52 @@ enum ts_mode ts_engine_mode(const struct ts_engine *e)
 	return e->mode;
 }
 
-enum ts_attach ts_engine_attach(const struct ts_engine *e)
+static int collect(struct ts_engine *e, char *err, size_t errlen)
 {
-	return e->attach;
-}
-
-static int poll_once(struct ts_engine *e, char *err, size_t errlen)
-{
-	const struct ts_dump *d;
 	size_t i;
-	int ret;
+	int ret = 0;
 
-	if (e->trace) {
-		ret = ts_trace_read(e->trace, &e->trace_dump);
-		d = &e->trace_dump;
-	} else {
-		ret = ts_poller_dump(e->poller, &d);
-	}
-	if (ret) {
-		snprintf(err, errlen, "%s failed: %s",
-			 e->trace ? "reading the trace map" : "sock_diag dump",
-			 ret == -EBADMSG ? "malformed reply from the kernel" :
-			 strerror(-ret));
-		return ret;
-	}
 	ts_acct_poll_begin(e->acct, ts_monotonic_ns());
-	for (i = 0; i < d->n; i++)
-		ts_acct_sample(e->acct, &d->v[i]);
+	for (i = 0; i < e->n_sources && !ret; i++)
+		if (e->sources[i]->ops->collect)
+			ret = e->sources[i]->ops->collect(e->sources[i], err, errlen);
 	ts_acct_poll_end(e->acct);
-	return 0;
+	return ret;
 }
 
-/* The probe's answer costs one map lookup; /proc costs a scan. */
-static void owner_from_probe(uint64_t cookie, uint32_t inode,
-			     const struct ts_tuple *tuple, void *arg)
+static int drain(struct ts_engine *e, int timeout_ms, char *err, size_t errlen)
+{
+	size_t i;
+	int ret = 0;
+
+	for (i = 0; i < e->n_sources && !ret; i++)
+		if (e->sources[i]->ops->drain)
+			ret = e->sources[i]->ops->drain(e->sources[i], timeout_ms,
+							err, errlen);
+	return ret;
+}
+
+static bool owner_of_sources(struct ts_engine *e, const struct ts_tuple *t,
+			     uint32_t *pid, char *comm)
+{
+	size_t i;
+
+	for (i = 0; i < e->n_sources; i++)
+		if (e->sources[i]->ops->owner &&
+		    e->sources[i]->ops->owner(e->sources[i], t, pid, comm))
+			return true;
+	return false;
+}
+
+/* A source's answer costs a map lookup; /proc costs a scan. */
+static void owner_from_sources(uint64_t cookie, uint32_t inode,
+			       const struct ts_tuple *tuple, void *arg)
 {
 	struct ts_engine *e = arg;
 	char comm[TS_COMM_LEN];
 	uint32_t pid;
 
-	if (e->tracer && ts_tracer_owner(e->tracer, tuple, &pid, comm))
+	if (owner_of_sources(e, tuple, &pid, comm))
 		ts_acct_set_owner(e->acct, cookie, pid, comm);
 	else if (inode)
 		ts_owners_want(e->owners, inode);
@@ -290,7 +325,7 @@ static void owner_from_proc(uint64_t cookie, uint32_t inode,
  */
 static void resolve_owners(struct ts_engine *e)
 {
-	ts_acct_foreach_unowned(e->acct, owner_from_probe, e);
+	ts_acct_foreach_unowned(e->acct, owner_from_sources, e);
 	ts_owners_resolve(e->owners);
 	ts_acct_foreach_unowned(e->acct, owner_from_proc, e);
 	ts_owners_clear(e->owners);
@@ -311,62 +346,81 @@ static int touch(const char *path, char *err, size_t errlen)
 
 int ts_engine_start(struct ts_engine *e, char *err, size_t errlen)
 {
-	int ret = poll_once(e, err, errlen);
+	size_t i;
+	int ret = collect(e, err, errlen);
 
 	if (ret)
 		return ret;
 	resolve_owners(e);
-	return e->ready_file ? touch(e->ready_file, err, errlen) : 0;
+	for (i = 0; i < e->n_sinks; i++)
+		if (e->sinks[i]->ops->begin)
+			e->sinks[i]->ops->begin(e->sinks[i]);
+	e->prev_ns = ts_monotonic_ns();
+	return e->opts.ready_file ? touch(e->opts.ready_file, err, errlen) : 0;
 }
 
-static int drain(struct ts_engine *e, char *err, size_t errlen)
+/* Losses are said once, as they happen; the rows carry them too. */
+static uint64_t report_losses(struct ts_engine *e)
 {
-	int ret;
+	uint64_t lost = e->stats.lost - e->lost_reported;
 
-	if (e->trace) {
-		ret = ts_trace_drain(e->trace);
-		ts_trace_lost(e->trace, &e->stats.lost, &e->stats.map_full);
-		if (ret >= 0)
-			return 0;
-		snprintf(err, errlen, "ring buffer: %s", strerror(-ret));
-		return ret;
+	if (lost)
+		ts_report(&e->opts.report, TS_NOTICE, e->opts.whole_life ?
+			  "lost %llu sessions (ring buffer full: raise --ring-size)" :
+			  "lost %llu close events this interval (ring buffer "
+			  "full: raise --ring-size)", (unsigned long long)lost);
+	e->lost_reported = e->stats.lost;
+	if (e->stats.map_full != e->map_full_reported) {
+		e->map_full_reported = e->stats.map_full;
+		ts_report(&e->opts.report, TS_NOTICE, "%llu send/recv calls found "
+			  "the trace map full so far: their bytes are not counted "
+			  "(raise --map-size)", (unsigned long long)e->stats.map_full);
 	}
-	if (!e->tracer)
-		return 0;
-	ret = ts_tracer_drain(e->tracer);
-	if (ret < 0) {
-		snprintf(err, errlen, "ring buffer: %s", strerror(-ret));
-		return ret;
-	}
-	e->stats.lost = ts_tracer_lost(e->tracer);
-	return 0;
+	return lost;
+}
+
+static void to_sinks_rows(struct ts_engine *e, const struct ts_row *rows,
+			  size_t n, uint64_t lost)
+{
+	uint64_t now = ts_monotonic_ns();
+	struct ts_interval iv = {
+		.ts = wall_now(),
+		.seconds = (now - e->prev_ns) / 1e9,
+		.lost = lost,
+		.mode = e->mode,
+	};
+	size_t i;
+
+	e->prev_ns = now;
+	for (i = 0; i < e->n_sinks; i++)
+		if (e->sinks[i]->ops->rows)
+			e->sinks[i]->ops->rows(e->sinks[i], rows, n, &iv);
 }
 
 int ts_engine_interval(struct ts_engine *e, enum ts_sort sort,
 		       const struct ts_row **rows, size_t *n,
 		       char *err, size_t errlen)
 {
-	int ret = poll_once(e, err, errlen);
+	int ret = collect(e, err, errlen);
 
 	if (!ret)
-		ret = drain(e, err, errlen);
+		ret = drain(e, 0, err, errlen);
 	if (ret)
 		return ret;
 	resolve_owners(e);
 	*n = ts_acct_rows(e->acct, sort, rows);
+	to_sinks_rows(e, *rows, *n, report_losses(e));
 	return 0;
 }
 
 int ts_engine_wait(struct ts_engine *e, int timeout_ms, char *err,
 		   size_t errlen)
 {
-	int ret = ts_tracer_wait(e->tracer, timeout_ms);
+	int ret = drain(e, timeout_ms, err, errlen);
 
-	if (ret < 0 && ret != -EINTR) {
-		snprintf(err, errlen, "ring buffer: %s", strerror(-ret));
+	if (ret)
 		return ret;
-	}
-	e->stats.lost = ts_tracer_lost(e->tracer);
+	report_losses(e);
 	return 0;
 }
 
@@ -384,7 +438,6 @@ void ts_engine_print_stats(struct ts_engine *e, FILE *f, const char *prog)
 {
 	const struct ts_acct_stats *a = ts_acct_stats(e->acct);
 	const struct ts_owner_stats *o = ts_owners_stats(e->owners);
-	const struct ts_poller_stats *p = e->poller ? ts_poller_stats(e->poller) : NULL;
 
 	fprintf(f, "%s: stats: mode %s dumps %llu dump_retries %llu sessions %llu "
 		"born %llu closed_seen %llu closed_unseen %llu "
@@ -392,8 +445,8 @@ void ts_engine_print_stats(struct ts_engine *e, FILE *f, const char *prog)
 		"syn_guessed %llu syn_fixed %llu events %llu lost %llu "
 		"map_full %llu owner_scans %llu owner_full_scans %llu oom %llu\n",
 		prog, ts_mode_name(e->mode),
-		(unsigned long long)(p ? p->dumps : 0),
-		(unsigned long long)(p ? p->retries : 0),
+		(unsigned long long)e->stats.dumps,
+		(unsigned long long)e->stats.dump_retries,
 		(unsigned long long)a->sessions, (unsigned long long)a->born,
 		(unsigned long long)a->closed_seen,
 		(unsigned long long)a->closed_unseen,
