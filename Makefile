@@ -19,7 +19,7 @@ DEB_PKGS := clang llvm libbpf-dev libmnl-dev libelf-dev zlib1g-dev bpftool \
 B ?= build
 # Where the tools land: the repository root, or a sanitizer build's dir.
 OUT ?= .
-COMMON := $(B)/session.o $(B)/payload.o $(B)/output.o $(B)/opts.o $(B)/attach.o
+COMMON := $(B)/session.o $(B)/payload.o $(B)/output.o $(B)/opts.o $(B)/attach.o $(B)/cgroup.o
 POLLER := $(B)/poller.o $(B)/owners.o
 TRACER := $(B)/tracer.o $(B)/tracemode.o
 ENGINE_OBJS := $(patsubst engine/%.c,$(B)/%.o,$(wildcard engine/*.c))
@@ -111,7 +111,7 @@ bench: deps
 
 # Sanitizer build of everything, in its own directory, then the unit and
 # parser tests and the core integration tests against it.
-ASAN_TESTS := hybrid_loopback_v4 life_loopback_v4 trace_loopback poll_loopback_v4 small_ring bad_options broken_pipe signals no_btf
+ASAN_TESTS := hybrid_loopback_v4 life_loopback_v4 trace_loopback poll_loopback_v4 small_ring bad_options broken_pipe signals no_btf netns_all_hybrid netns_born cgroup_filter_in_kernel
 ASAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 asan-test:
 	$(MAKE) B=build-asan OUT=build-asan EXTRA_CFLAGS="$(ASAN)" LDLIBS="$(ASAN) $(PKG_LIBS) -lm" \
@@ -123,7 +123,7 @@ asan-test:
 # its seed corpus (tests/fuzz/corpus), so the tree stays clean.
 FUZZ_SECONDS ?= 60
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -Ibuild $(PKG_CFLAGS)
-$(B)/fuzz_parser: tests/fuzz/fuzz_parser.c common/session.c common/payload.c poller/poller.c | $(B)
+$(B)/fuzz_parser: tests/fuzz/fuzz_parser.c common/session.c common/payload.c common/cgroup.c poller/poller.c | $(B)
 	$(CLANG) $(FUZZ_FLAGS) $^ -o $@ -lmnl
 $(B)/fuzz_acct: tests/fuzz/fuzz_acct.c common/session.c common/payload.c | $(B)
 	$(CLANG) $(FUZZ_FLAGS) $^ -o $@

@@ -120,6 +120,22 @@ bool ts_common_option(const char *prog, const char *usage, int c,
 	case TS_OPT_READY:
 		o->ready_file = arg;
 		return true;
+	case TS_OPT_NETNS:
+		if (!*arg)
+			ts_usage_error(prog, usage, "invalid --netns: ''");
+		o->netns = arg;
+		return true;
+	case 'c':
+		if (!*arg)
+			ts_usage_error(prog, usage, "invalid cgroup: ''");
+		o->cgroup = arg;
+		return true;
+	case TS_OPT_CONTAINER:
+		o->container = true;
+		return true;
+	case TS_OPT_STATS:
+		o->stats = true;
+		return true;
 	}
 	return false;
 }

@@ -13,20 +13,31 @@ struct ts_common_opts {
 	bool json;			/* --json */
 	uint64_t ring_bytes;		/* --ring-size */
 	const char *ready_file;		/* --ready-file */
+	const char *netns;		/* --netns all|self|PATH; NULL: default */
+	const char *cgroup;		/* -c PATH */
+	bool container;			/* --container */
+	bool stats;			/* --stats */
 };
 
-#define TS_COMMON_SHORTOPTS "hp:46"
+#define TS_COMMON_SHORTOPTS "hp:46c:"
 enum {
 	TS_OPT_JSON = 256,
 	TS_OPT_RING,
 	TS_OPT_READY,
+	TS_OPT_NETNS,
+	TS_OPT_CONTAINER,
+	TS_OPT_STATS,
 	TS_OPT_TOOL,			/* first code free for a tool's own */
 };
 #define TS_COMMON_LONGOPTS						\
 	{ "help", no_argument, NULL, 'h' },				\
 	{ "json", no_argument, NULL, TS_OPT_JSON },			\
 	{ "ring-size", required_argument, NULL, TS_OPT_RING },		\
-	{ "ready-file", required_argument, NULL, TS_OPT_READY }
+	{ "ready-file", required_argument, NULL, TS_OPT_READY },	\
+	{ "netns", required_argument, NULL, TS_OPT_NETNS },		\
+	{ "cgroup", required_argument, NULL, 'c' },			\
+	{ "container", no_argument, NULL, TS_OPT_CONTAINER },		\
+	{ "stats", no_argument, NULL, TS_OPT_STATS }
 
 /*
  * Handles @c when it is a shared option: -h prints the usage and exits 0, a

@@ -9,10 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <sys/stat.h>
+#include <unistd.h>
 #include "engine.h"
 #include "sink.h"
 #include "source.h"
+#include "netns.h"
+#include "../common/opts.h"
 #include "../poller/owners.h"
 
 /* Dumps a vanished session waits for its close event (hybrid). */
@@ -31,6 +33,8 @@ struct ts_engine {
 	struct ts_source_env env;
 	struct ts_acct *acct;
 	struct ts_owners *owners;
+	struct ts_cgroups *cgroups;
+	uint64_t cgroup_root;		/* -c; 0: none */
 	struct ts_engine_stats stats;
 	uint64_t prev_ns;		/* end of the last interval */
 	uint64_t lost_reported;
@@ -62,6 +66,25 @@ const char *ts_mode_name(enum ts_mode mode)
 		return "trace";
 	default:
 		return "hybrid";
+	}
+}
+
+void ts_engine_netns_opts(struct ts_engine_opts *o,
+			  const struct ts_common_opts *common)
+{
+	const char *s = common->netns;
+
+	o->cgroup = common->cgroup;
+	o->netns_path = NULL;
+	if (!s)
+		o->netns = TS_NETNS_DEFAULT;
+	else if (!strcmp(s, "all"))
+		o->netns = TS_NETNS_ALL;
+	else if (!strcmp(s, "self"))
+		o->netns = TS_NETNS_SELF;
+	else {
+		o->netns = TS_NETNS_PATH;
+		o->netns_path = s;
 	}
 }
 
@@ -112,6 +135,8 @@ static void life_of(struct ts_engine *e, const struct ts_close_event *ev)
 	l.tuple.rport = ev->rport;
 	memcpy(l.tuple.laddr, ev->laddr, 16);
 	memcpy(l.tuple.raddr, ev->raddr, 16);
+	l.tuple.netns = ev->netns;
+	l.tuple.cgroup = ev->cgroup_id;
 	l.tx = ts_close_tx(ev, syn);
 	l.rx = ts_close_rx(ev);
 	if (ev->flags & TS_CF_OWNER) {
@@ -125,11 +150,22 @@ static void life_of(struct ts_engine *e, const struct ts_close_event *ev)
 	to_sinks_life(e, &l);
 }
 
+/* -c after the kernel's filters: what they cannot do, and a safety net. */
+static bool cgroup_wanted(struct ts_engine *e, uint64_t id)
+{
+	if (!e->cgroup_root || ts_cgroups_within(e->cgroups, id, e->cgroup_root))
+		return true;
+	e->stats.cgroup_filtered++;
+	return false;
+}
+
 static int on_close(const struct ts_close_event *ev, void *arg)
 {
 	struct ts_engine *e = arg;
 
 	e->stats.events++;
+	if (!cgroup_wanted(e, ev->cgroup_id))
+		return 0;
 	if (e->opts.whole_life)
 		life_of(e, ev);
 	else
@@ -141,16 +177,8 @@ static void on_sample(const struct ts_sample *s, void *arg)
 {
 	struct ts_engine *e = arg;
 
-	ts_acct_sample(e->acct, s);
-}
-
-static uint32_t own_netns(void)
-{
-	struct stat st;
-
-	if (stat("/proc/self/ns/net", &st))
-		return 0;
-	return (uint32_t)st.st_ino;
+	if (cgroup_wanted(e, s->tuple.cgroup))
+		ts_acct_sample(e->acct, s);
 }
 
 static bool runs_in(const struct ts_source_reg *reg, enum ts_mode mode)
@@ -186,6 +214,66 @@ static int open_sources(struct ts_engine *e, char *err, size_t errlen)
 	return 0;
 }
 
+/* The first source that sees births answers. */
+static bool births_of_sources(ts_births_fn fn, void *fn_arg, void *arg)
+{
+	struct ts_engine *e = arg;
+	size_t i;
+
+	for (i = 0; i < e->n_sources; i++)
+		if (e->sources[i]->ops->births &&
+		    e->sources[i]->ops->births(e->sources[i], fn, fn_arg))
+			return true;
+	return false;
+}
+
+/* --netns: which namespace the probes watch (0: all). */
+static int resolve_netns(struct ts_engine *e, char *err, size_t errlen)
+{
+	struct ts_source_env *env = &e->env;
+
+	env->scope = e->opts.netns;
+	if (env->scope == TS_NETNS_DEFAULT)
+		env->scope = ts_netns_sees_all() ? TS_NETNS_ALL : TS_NETNS_SELF;
+	switch (env->scope) {
+	case TS_NETNS_ALL:
+		if (geteuid()) {
+			snprintf(err, errlen, "--netns all needs root "
+				 "(setns into every namespace)");
+			return -1;
+		}
+		env->netns = 0;
+		return 0;
+	case TS_NETNS_PATH:
+		env->netns = ts_netns_inode(e->opts.netns_path);
+		if (!env->netns) {
+			snprintf(err, errlen, "not a network namespace: '%s'",
+				 e->opts.netns_path);
+			return -1;
+		}
+		return 0;
+	default:
+		env->netns = ts_netns_self();
+		return 0;
+	}
+}
+
+/* -c: the probe gets the id and depth; the dump its subtree. */
+static int resolve_cgroup(struct ts_engine *e, char *err, size_t errlen)
+{
+	uint32_t level;
+
+	if (!e->opts.cgroup)
+		return 0;
+	if (!ts_cgroups_resolve(e->cgroups, e->opts.cgroup, &e->cgroup_root,
+				&level, err, errlen))
+		return -1;
+	e->opts.filter.cgroup_id = e->cgroup_root;
+	e->opts.filter.cgroup_level = level;
+	e->env.cgroup_root = e->cgroup_root;
+	return 0;
+}
+
 struct ts_engine *ts_engine_open(const struct ts_engine_opts *o,
 				 char *err, size_t errlen)
 {
@@ -198,14 +286,22 @@ struct ts_engine *ts_engine_open(const struct ts_engine_opts *o,
 	e->opts = *o;
 	e->mode = o->mode;
 	e->feed = (struct ts_feed){ on_sample, on_close, e };
+	e->cgroups = ts_cgroups_new();
+	if (!e->cgroups) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
 	e->env = (struct ts_source_env){
 		.opts = &e->opts,
 		.feed = &e->feed,
 		.report = &e->opts.report,
 		.stats = &e->stats,
-		.netns = own_netns(),
+		.cgroups = e->cgroups,
+		.births = births_of_sources,
+		.births_arg = e,
 	};
-	if (open_sources(e, err, errlen))
+	if (resolve_netns(e, err, errlen) || resolve_cgroup(e, err, errlen) ||
+	    open_sources(e, err, errlen))
 		goto fail;
 	/* Nothing reaches the core before the first collect or drain. */
 	e->acct = ts_acct_new(e->mode != TS_MODE_POLL, CLOSE_GRACE);
@@ -232,6 +328,7 @@ void ts_engine_close(struct ts_engine *e)
 		ts_sink_close(e->sinks[i]);
 	ts_acct_free(e->acct);
 	ts_owners_free(e->owners);
+	ts_cgroups_free(e->cgroups);
 	free(e);
 }
 
@@ -241,6 +338,8 @@ bool ts_engine_add_sink(struct ts_engine *e, struct ts_sink *k)
 		ts_sink_close(k);
 		return false;
 	}
+	k->cfg.cgroups = e->cgroups;
+	k->cfg.life.cgroups = e->cgroups;
 	e->sinks[e->n_sinks++] = k;
 	return true;
 }
@@ -443,7 +542,10 @@ void ts_engine_print_stats(struct ts_engine *e, FILE *f, const char *prog)
 		"born %llu closed_seen %llu closed_unseen %llu "
 		"closed_prebaseline %llu retired_unclosed %llu late_samples %llu "
 		"syn_guessed %llu syn_fixed %llu events %llu lost %llu "
-		"map_full %llu owner_scans %llu owner_full_scans %llu oom %llu\n",
+		"map_full %llu owner_scans %llu owner_full_scans %llu oom %llu "
+		"netns_polled %llu netns_idle_skips %llu netns_found %llu "
+		"netns_gone %llu netns_failed %llu netns_scans %llu "
+		"cgroup_filtered %llu cgroup_in_dump %d cgroup_walks %llu\n",
 		prog, ts_mode_name(e->mode),
 		(unsigned long long)e->stats.dumps,
 		(unsigned long long)e->stats.dump_retries,
@@ -460,5 +562,14 @@ void ts_engine_print_stats(struct ts_engine *e, FILE *f, const char *prog)
 		(unsigned long long)e->stats.map_full,
 		(unsigned long long)o->scans_hot,
 		(unsigned long long)o->scans_full,
-		(unsigned long long)a->oom);
+		(unsigned long long)a->oom,
+		(unsigned long long)e->stats.netns_polled,
+		(unsigned long long)e->stats.netns_idle_skips,
+		(unsigned long long)e->stats.netns_found,
+		(unsigned long long)e->stats.netns_gone,
+		(unsigned long long)e->stats.netns_failed,
+		(unsigned long long)e->stats.netns_scans,
+		(unsigned long long)e->stats.cgroup_filtered,
+		e->stats.cgroup_in_dump,
+		(unsigned long long)ts_cgroups_stats(e->cgroups)->walks);
 }

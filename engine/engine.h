@@ -22,8 +22,19 @@ enum ts_mode {
 	TS_MODE_TRACE,
 };
 
+/* Which network namespaces to watch (--netns). */
+enum ts_netns_scope {
+	TS_NETNS_DEFAULT,		/* all when root in the initial one, else self */
+	TS_NETNS_SELF,
+	TS_NETNS_ALL,
+	TS_NETNS_PATH,			/* the one at netns_path */
+};
+
 struct ts_engine_opts {
 	enum ts_mode mode;
+	enum ts_netns_scope netns;
+	const char *netns_path;
+	const char *cgroup;		/* -c: this cgroup v2 directory and below */
 	/* tcplife: close events become whole sessions, no interval rows. */
 	bool whole_life;
 	struct ts_tracer_opts filter;	/* pid/family/ports, run in the kernel */
@@ -44,6 +55,14 @@ struct ts_engine_stats {
 	uint64_t dumps;			/* sock_diag dumps */
 	uint64_t dump_retries;		/* ... retried (NLM_F_DUMP_INTR) */
 	enum ts_attach attach;		/* trace mode: the attach type chosen */
+	uint64_t netns_polled;		/* namespaces dumped (a dump each) */
+	uint64_t netns_idle_skips;	/* ... not dumped: nothing born since empty */
+	uint64_t netns_found;		/* namespaces taken up, since start */
+	uint64_t netns_gone;		/* ... let go (no process or mount left) */
+	uint64_t netns_failed;		/* ... that failed to open or dump */
+	uint64_t netns_scans;		/* rescans for new namespaces */
+	uint64_t cgroup_filtered;	/* samples and events dropped by -c here */
+	bool cgroup_in_dump;		/* -c filtered by sock_diag bytecode */
 };
 
 struct ts_engine;
@@ -74,6 +93,10 @@ const struct ts_acct_stats *ts_engine_acct_stats(const struct ts_engine *e);
 void ts_engine_print_stats(struct ts_engine *e, FILE *f, const char *prog);
 const char *ts_mode_name(enum ts_mode mode);
 bool ts_parse_mode(const char *s, enum ts_mode *mode);
+struct ts_common_opts;
+/* --netns and -c as both front ends parse them. */
+void ts_engine_netns_opts(struct ts_engine_opts *o,
+			  const struct ts_common_opts *common);
 uint64_t ts_monotonic_ns(void);
 
 #endif

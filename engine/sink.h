@@ -31,6 +31,8 @@ struct ts_sink_cfg {
 	bool rows_set;			/* JSON is cut to -r only when given */
 	bool no_clear;			/* -C */
 	bool no_summary;		/* -S */
+	bool container;			/* --container: the table shows it */
+	struct ts_cgroups *cgroups;	/* the engine's: cgroup paths */
 	/* tcplife */
 	struct ts_life_fmt life;
 };

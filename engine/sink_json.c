@@ -11,6 +11,7 @@ static void json_rows(struct ts_sink *k, const struct ts_row *rows, size_t n,
 		.ts = iv->ts,
 		.interval = iv->seconds,
 		.lost = iv->lost,
+		.cgroups = c->cgroups,
 	};
 	size_t i, shown = 0;
 

@@ -48,13 +48,13 @@ static int print_family(const struct ts_sink_cfg *c, const struct ts_row *rows,
 			any = true;
 	if (!any || lines_left < 2)
 		return lines_left;
-	ts_top_header(c->out, family);
+	ts_top_header(c->out, family, c->container);
 	lines_left--;
 	for (i = 0; i < n && shown < c->rows && lines_left > 1; i++) {
 		if (rows[i].tuple.family != family ||
 		    !ts_sink_row_wanted(c, &rows[i]))
 			continue;
-		ts_top_line(c->out, &rows[i]);
+		ts_top_line(c->out, &rows[i], c->container ? c->cgroups : NULL);
 		shown++;
 		lines_left--;
 	}

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include "engine.h"
 #include "report.h"
+#include "../common/cgroup.h"
 
 /* Where a source delivers what it reads. */
 struct ts_feed {
@@ -30,6 +31,12 @@ struct ts_source_env {
 	const struct ts_reporter *report;
 	struct ts_engine_stats *stats;	/* a source keeps its counters here */
 	uint32_t netns;			/* namespace the probes watch; 0: all */
+	enum ts_netns_scope scope;	/* resolved: SELF, ALL or PATH */
+	struct ts_cgroups *cgroups;
+	uint64_t cgroup_root;		/* -c: its id; 0: no filter */
+	/* Births per namespace from whichever source sees them; false: none does. */
+	bool (*births)(ts_births_fn fn, void *fn_arg, void *arg);
+	void *births_arg;
 };
 
 struct ts_source;
@@ -42,6 +49,8 @@ struct ts_source_ops {
 	/* The owner this source saw for a live connection, if any. */
 	bool (*owner)(struct ts_source *s, const struct ts_tuple *t,
 		      uint32_t *pid, char *comm);
+	/* Sockets born per namespace since start, if this source sees births. */
+	bool (*births)(struct ts_source *s, ts_births_fn fn, void *arg);
 	void (*destroy)(struct ts_source *s);
 };
 

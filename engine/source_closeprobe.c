@@ -35,6 +35,13 @@ static bool closeprobe_owner(struct ts_source *s, const struct ts_tuple *t,
 	return ts_tracer_owner(cp->tracer, t, pid, comm);
 }
 
+static bool closeprobe_births(struct ts_source *s, ts_births_fn fn, void *arg)
+{
+	struct closeprobe *cp = (struct closeprobe *)s;
+
+	return ts_tracer_births(cp->tracer, fn, arg) == 0;
+}
+
 static void closeprobe_destroy(struct ts_source *s)
 {
 	struct closeprobe *cp = (struct closeprobe *)s;
@@ -46,6 +53,7 @@ static void closeprobe_destroy(struct ts_source *s)
 static const struct ts_source_ops closeprobe_ops = {
 	.drain = closeprobe_drain,
 	.owner = closeprobe_owner,
+	.births = closeprobe_births,
 	.destroy = closeprobe_destroy,
 };
 

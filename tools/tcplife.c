@@ -16,7 +16,8 @@
 static const char usage[] =
 "usage: tcplife [-h] [-T] [-t] [-w] [-s] [-p PID] [-L LPORT[,LPORT...]]\n"
 "               [-D RPORT[,RPORT...]] [-4|-6] [--json] [--ring-size BYTES]\n"
-"               [--ready-file PATH]\n"
+"               [--ready-file PATH] [--netns all|self|PATH] [-c CGROUP]\n"
+"               [--container] [--stats]\n"
 "  -T              add a TIME (HH:MM:SS) column\n"
 "  -t              add a TIME(s) column: seconds since the first event\n"
 "  -w              wide columns (IPv6)\n"
@@ -28,6 +29,12 @@ static const char usage[] =
 "  --json          JSON Lines, one object per session\n"
 "  --ring-size N   ring buffer bytes (default 8388608)\n"
 "  --ready-file F  create F once the probe is attached (for scripts)\n"
+"  --netns NS      all: every network namespace (default for root in the\n"
+"                  initial one); self: this one (default otherwise);\n"
+"                  PATH: the one at PATH (/run/netns/NAME, /proc/PID/ns/net)\n"
+"  -c, --cgroup P  only sockets of cgroup v2 directory P or below\n"
+"  --container     add a CONTAINER column (from the socket's cgroup)\n"
+"  --stats         print the engine's counters to stderr at exit\n"
 "Sessions born before tcplife started show MS as '-' (duration unknown).\n";
 
 static volatile sig_atomic_t stop_signal;
@@ -38,7 +45,7 @@ static void on_signal(int sig)
 }
 
 
-static void parse_args(int argc, char **argv, struct ts_life_fmt *fmt,
+static bool parse_args(int argc, char **argv, struct ts_life_fmt *fmt,
 		       struct ts_engine_opts *eng)
 {
 	static const struct option longopts[] = {
@@ -86,8 +93,11 @@ static void parse_args(int argc, char **argv, struct ts_life_fmt *fmt,
 	fmt->json = common.json;
 	eng->ring_bytes = common.ring_bytes;
 	eng->ready_file = common.ready_file;
+	fmt->container = common.container;
+	ts_engine_netns_opts(eng, &common);
 	if (fmt->csv && fmt->json)
 		ts_usage_error("tcplife", usage, "-s and --json exclude each other");
+	return common.stats;
 }
 
 static double mono_to_unix(void)
@@ -144,9 +154,10 @@ int main(int argc, char **argv)
 	};
 	struct ts_engine *eng;
 	char err[256];
+	bool stats;
 	int ret;
 
-	parse_args(argc, argv, &sink.life, &o);
+	stats = parse_args(argc, argv, &sink.life, &o);
 	setup_signals();
 	sink.life.mono_to_unix = mono_to_unix();
 	/* Line by line even into a pipe: sessions show as they close. */
@@ -167,6 +178,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "tcplife: %s\n", err);
 	else
 		ret = run(eng);
+	if (stats)
+		ts_engine_print_stats(eng, stderr, "tcplife");
 	ts_engine_close(eng);
 	return ret ? 1 : 0;
 }

@@ -16,7 +16,8 @@ static const char usage[] =
 "usage: tcptop [-h] [-C] [-S] [-p PID] [-4|-6] [-r ROWS] [-s all|sent|received]\n"
 "              [--mode hybrid|poll|trace] [--json] [--ring-size BYTES]\n"
 "              [--attach auto|fentry|kprobe|tracepoint] [--map-size N]\n"
-"              [--ready-file PATH] [--stats]\n"
+"              [--ready-file PATH] [--stats] [--netns all|self|PATH]\n"
+"              [-c CGROUP] [--container]\n"
 "              [interval] [count]\n"
 "  -C              don't clear the screen (and don't truncate to its height)\n"
 "  -S              skip the loadavg summary line\n"
@@ -32,6 +33,11 @@ static const char usage[] =
 "  --attach TYPE   trace mode: auto (default), fentry, kprobe, tracepoint\n"
 "  --map-size N    trace mode: live sessions the BPF map holds (65536)\n"
 "  --stats         print the engine's counters to stderr at exit\n"
+"  --netns NS      all: every network namespace (default for root in the\n"
+"                  initial one); self: this one (default otherwise);\n"
+"                  PATH: the one at PATH (/run/netns/NAME, /proc/PID/ns/net)\n"
+"  -c, --cgroup P  only sockets of cgroup v2 directory P or below\n"
+"  --container     add a CONTAINER column (from the socket's cgroup)\n"
 "  --ready-file F  create F once the baseline is taken (for scripts)\n"
 "  interval        seconds, fractions allowed (default 1)\n"
 "  count           number of intervals (default: until Ctrl-C)\n";
@@ -40,7 +46,6 @@ struct top_opts {
 	struct ts_common_opts common;	/* -p, -4/-6, --json, ring, ready */
 	bool no_clear;
 	bool no_summary;
-	bool stats;
 	uint32_t rows;
 	bool rows_set;
 	enum ts_sort sort;
@@ -56,7 +61,7 @@ static void on_signal(int sig)
 	stop_signal = sig;
 }
 
-enum { OPT_MODE = TS_OPT_TOOL, OPT_ATTACH, OPT_MAP, OPT_STATS };
+enum { OPT_MODE = TS_OPT_TOOL, OPT_ATTACH, OPT_MAP };
 
 static void parse_sort(const char *s, enum ts_sort *sort)
 {
@@ -77,7 +82,6 @@ static void parse_args(int argc, char **argv, struct top_opts *o)
 		{ "mode", required_argument, NULL, OPT_MODE },
 		{ "attach", required_argument, NULL, OPT_ATTACH },
 		{ "map-size", required_argument, NULL, OPT_MAP },
-		{ "stats", no_argument, NULL, OPT_STATS },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -114,9 +118,6 @@ static void parse_args(int argc, char **argv, struct top_opts *o)
 			if (!ts_parse_u32(optarg, 16, 1 << 24, &o->eng.map_entries))
 				ts_usage_error("tcptop", usage,
 					       "invalid map size: '%s' (16..16777216)", optarg);
-			break;
-		case OPT_STATS:
-			o->stats = true;
 			break;
 		default:
 			ts_bad_option("tcptop", usage, c, argv);
@@ -192,6 +193,7 @@ static bool add_sink(const struct top_opts *o, struct ts_engine *eng)
 		.rows_set = o->rows_set,
 		.no_clear = o->no_clear,
 		.no_summary = o->no_summary,
+		.container = o->common.container,
 	};
 
 	return ts_engine_add_sink(eng, ts_sink_open(o->common.json ? "json" :
@@ -217,6 +219,7 @@ int main(int argc, char **argv)
 	parse_args(argc, argv, &o);
 	o.eng.ring_bytes = o.common.ring_bytes;
 	o.eng.ready_file = o.common.ready_file;
+	ts_engine_netns_opts(&o.eng, &o.common);
 	setup_signals();
 	eng = ts_engine_open(&o.eng, err, sizeof(err));
 	if (!eng) {
@@ -233,7 +236,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "tcptop: %s\n", err);
 	else
 		ret = run(&o, eng);
-	if (o.stats)
+	if (o.common.stats)
 		ts_engine_print_stats(eng, stderr, "tcptop");
 	ts_engine_close(eng);
 	return ret ? 1 : 0;
