@@ -108,6 +108,7 @@ test: deps
 bench: deps
 	$(MAKE) all $(BENCH)
 	bench/run-bench $(if $(QUICK),--quick)
+	bench/netns-cost $(if $(QUICK),--quick)
 
 # Sanitizer build of everything, in its own directory, then the unit and
 # parser tests and the core integration tests against it.

@@ -137,6 +137,21 @@ def topology(stack, tag):
     return places, cgs
 
 
+def quiet(places):
+    for h, _, _ in places:
+        wait_quiet(h.a)
+        wait_quiet(h.b)
+
+
+def check_places(t, places, cgs, truths, check):
+    """Each place's rows, by namespace: @check on them, and their cgroup."""
+    assert t.rc == 0, t.stderr
+    for (h, _, _), cg, truth in zip(places, cgs, truths):
+        rc, rs = by_side(t.rows, h)
+        check(truth, {"client": rc, "server": rs}, h)
+        check_cgroup(rc + rs, cg, h.a)
+
+
 def run_all_namespaces(tag, mode=(), conns=150):
     """tcptop in the host namespace, workloads in three namespaces, each
     in its own cgroup: every side exact, with its netns and cgroup."""
@@ -156,16 +171,11 @@ def run_all_namespaces(tag, mode=(), conns=150):
                 time.sleep(2.2)
                 t.stop()
             truths = [finish(p) for p in procs]
-            for h, _, _ in places:
-                wait_quiet(h.a)
-                wait_quiet(h.b)
+            quiet(places)
         finally:
             t.stop()
-        assert t.rc == 0, t.stderr
-        for (h, _, _), cg, truth in zip(places, cgs, truths):
-            rc, rs = by_side(t.rows, h)
-            exact(truth, {"client": rc, "server": rs}, t, "%s: " % h.a)
-            check_cgroup(rc + rs, cg, h.a)
+        check_places(t, places, cgs, truths, lambda truth, rows, h: exact(
+            truth, rows, t, "%s: " % h.a))
         if "trace" not in mode:
             s = stats_of(t.stderr)
             assert int(s["netns_found"]) >= 5, s
@@ -210,16 +220,11 @@ def test_netns_tcplife_all():
             procs = [cg.popen([TCPLOAD] + churn_args(h, addr, fam, 100))
                      for (h, addr, fam), cg in zip(places, cgs)]
             truths = [finish(p) for p in procs]
-            for h, _, _ in places:
-                wait_quiet(h.a)
-                wait_quiet(h.b)
+            quiet(places)
         finally:
             t.stop()
-        assert t.rc == 0, t.stderr
-        for (h, _, _), cg, truth in zip(places, cgs, truths):
-            rc, rs = by_side(t.rows, h)
-            check_life(truth, {"client": rc, "server": rs})
-            check_cgroup(rc + rs, cg, h.a)
+        check_places(t, places, cgs, truths,
+                     lambda truth, rows, h: check_life(truth, rows))
 
 
 def run_cgroup_filter(prog, mode=()):
