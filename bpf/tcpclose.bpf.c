@@ -321,6 +321,9 @@ int BPF_PROG(ts_set_state, const struct sock *sk, int oldstate, int newstate)
 		on_birth(sk, false);
 		break;
 	case TCP_ESTABLISHED:
+		/* Straight from CLOSE: a repaired socket (TCP_REPAIR) is born. */
+		if (oldstate == TCP_CLOSE)
+			count_birth(sk);
 		b = birth_of(sk, false);
 		if (b && oldstate == TCP_SYN_SENT)
 			publish_owner(sk, b);

@@ -41,6 +41,8 @@ struct sockdiag {
 	uint64_t *cg_ids;		/* -c subtree for the dump bytecode */
 	size_t n_cg_ids;
 	bool bc_ok;			/* the kernel took the bytecode */
+	uint64_t dumps_gone;		/* dumps of namespaces let go */
+	uint64_t retries_gone;
 };
 
 static struct ns_poll *find_ns(struct sockdiag *sd, uint32_t netns)
@@ -94,6 +96,10 @@ static struct ns_poll *add_ns(struct sockdiag *sd, int nsfd)
 
 static void drop_ns(struct sockdiag *sd, size_t i)
 {
+	const struct ts_poller_stats *ps = ts_poller_stats(sd->ns[i].poller);
+
+	sd->dumps_gone += ps->dumps;
+	sd->retries_gone += ps->retries;
 	ts_poller_close(sd->ns[i].poller);
 	sd->ns[i] = sd->ns[--sd->n];
 }
@@ -178,8 +184,8 @@ static void count_dumps(struct sockdiag *sd)
 	struct ts_engine_stats *st = sd->base.env->stats;
 	size_t i;
 
-	st->dumps = 0;
-	st->dump_retries = 0;
+	st->dumps = sd->dumps_gone;
+	st->dump_retries = sd->retries_gone;
 	for (i = 0; i < sd->n; i++) {
 		const struct ts_poller_stats *ps = ts_poller_stats(sd->ns[i].poller);
 
