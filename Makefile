@@ -21,10 +21,11 @@ B ?= build
 # Where the tools land: the repository root, or a sanitizer build's dir.
 OUT ?= .
 COMMON := $(B)/session.o $(B)/payload.o $(B)/output.o $(B)/opts.o $(B)/attach.o \
-	$(B)/hooks.o
+	$(B)/hooks.o $(B)/cgroup.o
 POLLER := $(B)/poller.o $(B)/owners.o
 TRACER := $(B)/tracer.o $(B)/tracemode.o
-ENGINE := $(B)/engine.o $(COMMON) $(POLLER) $(TRACER)
+ENGINE_OBJS := $(patsubst engine/%.c,$(B)/%.o,$(wildcard engine/*.c))
+ENGINE := $(ENGINE_OBJS) $(COMMON) $(POLLER) $(TRACER)
 SKELS := $(B)/tcpclose.skel.h $(B)/tcptrace.skel.h
 TOOLS := $(OUT)/tcptop $(OUT)/tcplife
 TESTS := $(B)/test_session $(B)/test_parser $(B)/test_poller $(B)/capture_dump $(B)/cycles
@@ -69,9 +70,11 @@ $(B)/%.o: poller/%.c poller/*.h common/*.h | $(B)
 	$(CC) $(CFLAGS) -c $< -o $@
 $(B)/%.o: tracer/%.c tracer/*.h $(SKELS) | $(B)
 	$(CC) $(CFLAGS) -c $< -o $@
-$(B)/%.o: tools/%.c tools/*.h common/*.h tracer/*.h poller/*.h $(SKELS) | $(B)
+$(B)/%.o: engine/%.c engine/*.h common/*.h tracer/*.h poller/*.h $(SKELS) | $(B)
 	$(CC) $(CFLAGS) -c $< -o $@
-$(B)/%.o: tests/%.c common/*.h poller/*.h tools/*.h $(SKELS) | $(B)
+$(B)/%.o: tools/%.c engine/*.h common/*.h tracer/*.h poller/*.h $(SKELS) | $(B)
+	$(CC) $(CFLAGS) -c $< -o $@
+$(B)/%.o: tests/%.c common/*.h poller/*.h engine/*.h $(SKELS) | $(B)
 	$(CC) $(CFLAGS) -c $< -o $@
 
 $(OUT)/tcptop: $(B)/tcptop.o $(ENGINE)
@@ -114,11 +117,12 @@ test-kernels: deps
 bench: deps
 	$(MAKE) all $(BENCH)
 	bench/run-bench $(if $(QUICK),--quick)
+	bench/netns-cost $(if $(QUICK),--quick)
 
 # Sanitizer build of everything, in its own directory, then the unit and
 # parser tests and the core integration tests against it.
 ASAN_TESTS := hybrid_loopback_v4 life_loopback_v4 trace_loopback poll_loopback_v4 small_ring bad_options broken_pipe signals no_btf \
-	session_keys owner_of_reset nothing_left
+	session_keys owner_of_reset nothing_left netns_all_hybrid netns_born cgroup_filter_in_kernel
 ASAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 asan-test:
 	$(MAKE) B=build-asan OUT=build-asan EXTRA_CFLAGS="$(ASAN)" LDLIBS="$(ASAN) $(PKG_LIBS) -lm" \
@@ -130,7 +134,7 @@ asan-test:
 # its seed corpus (tests/fuzz/corpus), so the tree stays clean.
 FUZZ_SECONDS ?= 60
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -Ibuild $(PKG_CFLAGS)
-$(B)/fuzz_parser: tests/fuzz/fuzz_parser.c common/session.c common/payload.c poller/poller.c | $(B)
+$(B)/fuzz_parser: tests/fuzz/fuzz_parser.c common/session.c common/payload.c common/cgroup.c poller/poller.c | $(B)
 	$(CLANG) $(FUZZ_FLAGS) $^ -o $@ -lmnl
 $(B)/fuzz_acct: tests/fuzz/fuzz_acct.c common/session.c common/payload.c | $(B)
 	$(CLANG) $(FUZZ_FLAGS) $^ -o $@

@@ -28,6 +28,9 @@ const volatile __u16 filter_lports[MAX_PORTS] = {};
 const volatile __u16 filter_rports[MAX_PORTS] = {};
 const volatile __u32 n_lports = 0;
 const volatile __u32 n_rports = 0;
+/* -c: sockets of this cgroup v2 (id, depth below the root) or below it. */
+const volatile __u64 filter_cgroup_id = 0;
+const volatile __u32 filter_cgroup_level = 0;
 /* tcptop drains once per interval; tcplife waits on the ring. */
 const volatile bool rb_wakeup = false;
 /*
@@ -94,6 +97,18 @@ struct {
 	__type(value, __u64);
 } lost SEC(".maps");
 
+/*
+ * Sockets born per network namespace: userspace dumps a namespace only
+ * once something was born in it since its last empty dump, so an idle
+ * namespace costs no hash walk per interval.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);		/* netns inode */
+	__type(value, __u64);
+} netns_births SEC(".maps");
+
 static __always_inline bool sock_wanted(const struct sock *sk)
 {
 	__u16 family;
@@ -107,6 +122,9 @@ static __always_inline bool sock_wanted(const struct sock *sk)
 		return false;
 	if (target_netns &&
 	    BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum) != target_netns)
+		return false;
+	if (filter_cgroup_id &&
+	    !ts_sock_in_cgroup(sk, filter_cgroup_id, filter_cgroup_level))
 		return false;
 	return true;
 }
@@ -143,10 +161,24 @@ static __always_inline struct birth *birth_of(const struct sock *sk, bool create
 	return bpf_map_lookup_elem(&births, &key);
 }
 
+static __always_inline void count_birth(const struct sock *sk)
+{
+	__u32 netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	__u64 one = 1, *n;
+
+	n = bpf_map_lookup_elem(&netns_births, &netns);
+	if (n)
+		__sync_fetch_and_add(n, 1);
+	else
+		bpf_map_update_elem(&netns_births, &netns, &one, BPF_NOEXIST);
+}
+
 static __always_inline void on_birth(const struct sock *sk, bool active)
 {
 	__u64 key = (__u64)sk;
 	struct birth b = {};
+
+	count_birth(sk);
 
 	b.ts = bpf_ktime_get_ns();
 	b.flags = TS_CF_ACTIVE_KNOWN;
@@ -169,6 +201,9 @@ static __always_inline void fill_addrs(struct ts_close_event *e,
 	e->rport = k.rport;
 	__builtin_memcpy(e->laddr, k.laddr, 16);
 	__builtin_memcpy(e->raddr, k.raddr, 16);
+	e->netns = k.netns;
+	e->cgroup_id = ts_sock_cgroup_id(sk);
+	e->pad = 0;
 }
 
 /* Only once the tuple is complete: connect() picks the port after SYN_SENT. */
@@ -376,6 +411,9 @@ int BPF_PROG(ts_set_state, const struct sock *sk, int oldstate, int newstate)
 		on_birth(sk, false);
 		break;
 	case TCP_ESTABLISHED:
+		/* Straight from CLOSE: a repaired socket (TCP_REPAIR) is born. */
+		if (oldstate == TCP_CLOSE)
+			count_birth(sk);
 		b = birth_of(sk, false);
 		if (b && oldstate == TCP_SYN_SENT)
 			publish_owner(sk, b);

@@ -28,6 +28,7 @@ struct ts_tuple_key {
 	__u16 pad;
 	__u8 laddr[16];
 	__u8 raddr[16];
+	__u32 netns;		/* inode of its network namespace */
 };
 
 struct ts_owner {
@@ -47,6 +48,9 @@ struct ts_traced {
 	__u8 laddr[16];
 	__u8 raddr[16];
 	char comm[TS_COMM_LEN];
+	__u64 cgroup_id;	/* the socket's cgroup v2 id */
+	__u32 netns;
+	__u32 pad;
 };
 
 /* One TCP socket entering TCP_CLOSE. */
@@ -65,6 +69,9 @@ struct ts_close_event {
 	__u8 laddr[16];
 	__u8 raddr[16];
 	char comm[TS_COMM_LEN];
+	__u64 cgroup_id;	/* the socket's own cgroup v2 id (not current's) */
+	__u32 netns;		/* inode of its network namespace */
+	__u32 pad;
 };
 
 #endif

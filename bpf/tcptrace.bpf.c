@@ -89,6 +89,8 @@ static __always_inline void fill(struct ts_traced *t, const struct sock *sk)
 	t->rport = k.rport;
 	__builtin_memcpy(t->laddr, k.laddr, 16);
 	__builtin_memcpy(t->raddr, k.raddr, 16);
+	t->netns = k.netns;
+	t->cgroup_id = ts_sock_cgroup_id(sk);
 	t->pid = bpf_get_current_pid_tgid() >> 32;
 	bpf_get_current_comm(t->comm, sizeof(t->comm));
 }
@@ -136,6 +138,9 @@ static __always_inline void emit(const struct ts_traced *t, int oldstate)
 	__builtin_memcpy(e->laddr, t->laddr, 16);
 	__builtin_memcpy(e->raddr, t->raddr, 16);
 	__builtin_memcpy(e->comm, t->comm, sizeof(e->comm));
+	e->netns = t->netns;
+	e->cgroup_id = t->cgroup_id;
+	e->pad = 0;
 	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
 }
 

@@ -126,6 +126,22 @@ bool ts_common_option(const char *prog, const char *usage, int c,
 				       "(auto, fexit, kretprobe, cgroup, syscalls, none)",
 				       arg);
 		return true;
+	case TS_OPT_NETNS:
+		if (!*arg)
+			ts_usage_error(prog, usage, "invalid --netns: ''");
+		o->netns = arg;
+		return true;
+	case 'c':
+		if (!*arg)
+			ts_usage_error(prog, usage, "invalid cgroup: ''");
+		o->cgroup = arg;
+		return true;
+	case TS_OPT_CONTAINER:
+		o->container = true;
+		return true;
+	case TS_OPT_STATS:
+		o->stats = true;
+		return true;
 	}
 	return false;
 }

@@ -15,14 +15,21 @@ struct ts_common_opts {
 	uint64_t ring_bytes;		/* --ring-size */
 	const char *ready_file;		/* --ready-file */
 	enum ts_owner_hooks owner_hooks;	/* --owner-hooks */
+	const char *netns;		/* --netns all|self|PATH; NULL: default */
+	const char *cgroup;		/* -c PATH */
+	bool container;			/* --container */
+	bool stats;			/* --stats */
 };
 
-#define TS_COMMON_SHORTOPTS "hp:46"
+#define TS_COMMON_SHORTOPTS "hp:46c:"
 enum {
 	TS_OPT_JSON = 256,
 	TS_OPT_RING,
 	TS_OPT_READY,
 	TS_OPT_OWNER_HOOKS,
+	TS_OPT_NETNS,
+	TS_OPT_CONTAINER,
+	TS_OPT_STATS,
 	TS_OPT_TOOL,			/* first code free for a tool's own */
 };
 #define TS_COMMON_LONGOPTS						\
@@ -30,7 +37,11 @@ enum {
 	{ "json", no_argument, NULL, TS_OPT_JSON },			\
 	{ "ring-size", required_argument, NULL, TS_OPT_RING },		\
 	{ "ready-file", required_argument, NULL, TS_OPT_READY },	\
-	{ "owner-hooks", required_argument, NULL, TS_OPT_OWNER_HOOKS }
+	{ "owner-hooks", required_argument, NULL, TS_OPT_OWNER_HOOKS },	\
+	{ "netns", required_argument, NULL, TS_OPT_NETNS },		\
+	{ "cgroup", required_argument, NULL, 'c' },			\
+	{ "container", no_argument, NULL, TS_OPT_CONTAINER },		\
+	{ "stats", no_argument, NULL, TS_OPT_STATS }
 
 /* The --owner-hooks lines of both tools' usage: the tax is said there. */
 #define TS_OWNER_HOOKS_USAGE \

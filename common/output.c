@@ -82,12 +82,38 @@ static void json_tuple(FILE *f, const struct ts_tuple *t)
 		ts_family_num(t->family), l, t->lport, r, t->rport);
 }
 
+static const char *cgroup_path(struct ts_cgroups *cg, uint64_t id)
+{
+	return cg ? ts_cgroups_path(cg, id) : NULL;
+}
+
+/* Where the socket lives: its namespace inode and cgroup v2 path. */
+static void json_origin(FILE *f, const struct ts_tuple *t,
+			struct ts_cgroups *cg)
+{
+	fprintf(f, ",\"netns\":%u,\"cgroup\":", t->netns);
+	ts_json_str(f, cgroup_path(cg, t->cgroup));
+}
+
+/* "-" when the cgroup is unknown. */
+static const char *container_of(struct ts_cgroups *cg, uint64_t id,
+				char *buf, size_t len)
+{
+	const char *path = cgroup_path(cg, id);
+
+	if (!path)
+		return "-";
+	ts_cgroup_container(path, buf, len);
+	return buf;
+}
+
 void ts_top_json(FILE *f, const struct ts_row *r, const struct ts_top_fmt *fmt)
 {
 	fprintf(f, "{\"ts\":%.6f,\"interval\":%.6f,", fmt->ts, fmt->interval);
 	ts_json_pid(f, r->pid, r->comm);
 	fputc(',', f);
 	json_tuple(f, &r->tuple);
+	json_origin(f, &r->tuple, fmt->cgroups);
 	fprintf(f, ",\"rx_bytes\":%lld,\"tx_bytes\":%lld,\"state\":\"%s\","
 		"\"cookie\":%llu,\"closed\":%s,\"lost\":%llu}\n",
 		(long long)r->rx, (long long)r->tx, ts_state_name(r->state),
@@ -96,19 +122,20 @@ void ts_top_json(FILE *f, const struct ts_row *r, const struct ts_top_fmt *fmt)
 }
 
 /* Column layout of bcc's tcptop. */
-void ts_top_header(FILE *f, int family)
+void ts_top_header(FILE *f, int family, bool container)
 {
 	if (family == AF_INET6)
-		fprintf(f, "%-6s %-12s %-32s %-32s %6s %6s\n", "PID", "COMM",
+		fprintf(f, "%-6s %-12s %-32s %-32s %6s %6s", "PID", "COMM",
 			"LADDR6", "RADDR6", "RX_KB", "TX_KB");
 	else
-		fprintf(f, "%-6s %-12s %-21s %-21s %6s %6s\n", "PID", "COMM",
+		fprintf(f, "%-6s %-12s %-21s %-21s %6s %6s", "PID", "COMM",
 			"LADDR", "RADDR", "RX_KB", "TX_KB");
+	fputs(container ? " CONTAINER\n" : "\n", f);
 }
 
-void ts_top_line(FILE *f, const struct ts_row *r)
+void ts_top_line(FILE *f, const struct ts_row *r, struct ts_cgroups *cgroups)
 {
-	char l[TS_ADDR_LEN + 8], rm[TS_ADDR_LEN + 8], pid[16];
+	char l[TS_ADDR_LEN + 8], rm[TS_ADDR_LEN + 8], pid[16], box[64];
 	int w = r->tuple.family == AF_INET6 ? 32 : 21;
 
 	ts_endpoint_str(&r->tuple, true, false, l, sizeof(l));
@@ -117,9 +144,13 @@ void ts_top_line(FILE *f, const struct ts_row *r)
 		snprintf(pid, sizeof(pid), "%u", r->pid);
 	else
 		snprintf(pid, sizeof(pid), "-");
-	fprintf(f, "%-6s %-12.12s %-*s %-*s %6lld %6lld\n", pid,
+	fprintf(f, "%-6s %-12.12s %-*s %-*s %6lld %6lld", pid,
 		r->pid ? r->comm : "-", w, l, w, rm,
 		(long long)(r->rx / 1024), (long long)(r->tx / 1024));
+	if (cgroups)
+		fprintf(f, " %s", container_of(cgroups, r->tuple.cgroup, box,
+					       sizeof(box)));
+	fputc('\n', f);
 }
 
 /* Column layout of bcc's tcplife; -w widens the address columns. */
@@ -128,8 +159,9 @@ void ts_life_header(FILE *f, const struct ts_life_fmt *fmt)
 	if (fmt->json)
 		return;
 	if (fmt->csv) {
-		fprintf(f, "%s%sPID,COMM,IP,LADDR,LPORT,RADDR,RPORT,TX_B,RX_B,MS\n",
-			fmt->clock ? "TIME," : "", fmt->rel ? "TIME(s)," : "");
+		fprintf(f, "%s%sPID,COMM,IP,LADDR,LPORT,RADDR,RPORT,TX_B,RX_B,MS%s\n",
+			fmt->clock ? "TIME," : "", fmt->rel ? "TIME(s)," : "",
+			fmt->container ? ",CONTAINER" : "");
 		return;
 	}
 	if (fmt->clock)
@@ -137,13 +169,14 @@ void ts_life_header(FILE *f, const struct ts_life_fmt *fmt)
 	if (fmt->rel)
 		fprintf(f, "%-9s ", "TIME(s)");
 	if (fmt->wide)
-		fprintf(f, "%-7s %-12s %-2s %-26s %-5s %-26s %-5s %6s %6s %s\n",
+		fprintf(f, "%-7s %-12s %-2s %-26s %-5s %-26s %-5s %6s %6s %s",
 			"PID", "COMM", "IP", "LADDR", "LPORT", "RADDR", "RPORT",
 			"TX_KB", "RX_KB", "MS");
 	else
-		fprintf(f, "%-7s %-10s %-15s %-5s %-15s %-5s %5s %5s %s\n",
+		fprintf(f, "%-7s %-10s %-15s %-5s %-15s %-5s %5s %5s %s",
 			"PID", "COMM", "LADDR", "LPORT", "RADDR", "RPORT",
 			"TX_KB", "RX_KB", "MS");
+	fputs(fmt->container ? " CONTAINER\n" : "\n", f);
 }
 
 static double life_ms(const struct ts_life *l)
@@ -158,6 +191,7 @@ static void life_json(FILE *f, const struct ts_life *l,
 	ts_json_pid(f, l->pid, l->comm);
 	fputc(',', f);
 	json_tuple(f, &l->tuple);
+	json_origin(f, &l->tuple, fmt->cgroups);
 	fprintf(f, ",\"tx_bytes\":%lld,\"rx_bytes\":%lld,",
 		(long long)l->tx, (long long)l->rx);
 	if (l->birth_ns)
@@ -187,7 +221,7 @@ static void life_time(FILE *f, const struct ts_life *l,
 void ts_life_line(FILE *f, const struct ts_life *l,
 		  const struct ts_life_fmt *fmt)
 {
-	char la[TS_ADDR_LEN], ra[TS_ADDR_LEN], pid[16], ms[32];
+	char la[TS_ADDR_LEN], ra[TS_ADDR_LEN], pid[16], ms[32], box[64];
 	const char *comm = l->pid ? l->comm : "-";
 
 	if (fmt->json) {
@@ -203,16 +237,20 @@ void ts_life_line(FILE *f, const struct ts_life *l,
 		snprintf(ms, sizeof(ms), "-");
 	life_time(f, l, fmt, fmt->csv ? ',' : ' ');
 	if (fmt->csv)
-		fprintf(f, "%s,%s,%d,%s,%u,%s,%u,%lld,%lld,%s\n", pid, comm,
+		fprintf(f, "%s,%s,%d,%s,%u,%s,%u,%lld,%lld,%s", pid, comm,
 			ts_family_num(l->tuple.family), la, l->tuple.lport, ra,
 			l->tuple.rport, (long long)l->tx, (long long)l->rx, ms);
 	else if (fmt->wide)
-		fprintf(f, "%-7s %-12.12s %-2d %-26s %-5u %-26s %-5u %6lld %6lld %s\n",
+		fprintf(f, "%-7s %-12.12s %-2d %-26s %-5u %-26s %-5u %6lld %6lld %s",
 			pid, comm, ts_family_num(l->tuple.family), la,
 			l->tuple.lport, ra, l->tuple.rport,
 			(long long)(l->tx / 1024), (long long)(l->rx / 1024), ms);
 	else
-		fprintf(f, "%-7s %-10.10s %-15s %-5u %-15s %-5u %5lld %5lld %s\n",
+		fprintf(f, "%-7s %-10.10s %-15s %-5u %-15s %-5u %5lld %5lld %s",
 			pid, comm, la, l->tuple.lport, ra, l->tuple.rport,
 			(long long)(l->tx / 1024), (long long)(l->rx / 1024), ms);
+	if (fmt->container)
+		fprintf(f, fmt->csv ? ",%s" : " %s",
+			container_of(fmt->cgroups, l->tuple.cgroup, box, sizeof(box)));
+	fputc('\n', f);
 }

@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 #include "session.h"
+#include "cgroup.h"
 
 #define TS_ADDR_LEN 46			/* INET6_ADDRSTRLEN */
 
@@ -28,10 +29,13 @@ struct ts_top_fmt {
 	double ts;			/* unix seconds, end of interval */
 	double interval;		/* seconds */
 	uint64_t lost;			/* close events lost this interval */
+	struct ts_cgroups *cgroups;	/* id -> path; NULL: paths unknown */
 };
 void ts_top_json(FILE *f, const struct ts_row *r, const struct ts_top_fmt *fmt);
-void ts_top_header(FILE *f, int family);
-void ts_top_line(FILE *f, const struct ts_row *r);
+/* @container: one more column, CONTAINER, after bcc's. */
+void ts_top_header(FILE *f, int family, bool container);
+/* @cgroups non-NULL: the CONTAINER column too. */
+void ts_top_line(FILE *f, const struct ts_row *r, struct ts_cgroups *cgroups);
 
 /* tcplife */
 struct ts_life_fmt {
@@ -42,6 +46,8 @@ struct ts_life_fmt {
 	bool json;
 	double first_ts;		/* unix seconds of the first event */
 	double mono_to_unix;		/* add to CLOCK_MONOTONIC seconds */
+	bool container;			/* --container: one more column */
+	struct ts_cgroups *cgroups;	/* id -> path; NULL: paths unknown */
 };
 void ts_life_header(FILE *f, const struct ts_life_fmt *fmt);
 void ts_life_line(FILE *f, const struct ts_life *l,

@@ -426,6 +426,8 @@ static void tuple_of_event(struct ts_tuple *t, const struct ts_close_event *ev)
 	t->rport = ev->rport;
 	memcpy(t->laddr, ev->laddr, 16);
 	memcpy(t->raddr, ev->raddr, 16);
+	t->netns = ev->netns;
+	t->cgroup = ev->cgroup_id;
 }
 
 static void close_row(struct ts_acct *acct, const struct ts_close_event *ev,

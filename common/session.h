@@ -30,12 +30,18 @@ enum {
 	TS_MAX_STATES,
 };
 
+/*
+ * Where a session lives: its addresses, and the network namespace and
+ * cgroup its socket belongs to (both fixed for the socket's life).
+ */
 struct ts_tuple {
 	uint16_t family;		/* AF_INET or AF_INET6 */
 	uint16_t lport;			/* host order */
 	uint16_t rport;
 	uint8_t laddr[16];		/* IPv4: first 4 bytes */
 	uint8_t raddr[16];
+	uint32_t netns;			/* namespace inode; 0: unknown */
+	uint64_t cgroup;		/* the socket's cgroup v2 id; 0: unknown */
 };
 
 /* What the poller knows of one socket at one dump. */

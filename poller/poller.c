@@ -5,7 +5,10 @@
  * way libmnl's examples do: a callback per message, mnl_attr_parse with a
  * callback per attribute, every length checked.
  */
+#define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +16,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <netinet/in.h>
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
@@ -33,8 +37,16 @@
 	((len) >= offsetof(struct tcp_info, field) + \
 		  sizeof(((struct tcp_info *)0)->field))
 
+/* Bytecode: one cgroup condition (and a jump) per cgroup id. */
+#define BC_COND_LEN (sizeof(struct inet_diag_bc_op) + sizeof(uint64_t))
+#define BC_JMP_LEN sizeof(struct inet_diag_bc_op)
+
 struct ts_poller {
 	struct mnl_socket *nl;
+	int nsfd;			/* namespace to open sockets in; -1: ours */
+	uint32_t netns;			/* its inode, on every sample */
+	char *bc;			/* INET_DIAG_REQ_BYTECODE, or NULL */
+	size_t bc_len;
 	enum ts_dump_req req;
 	unsigned int seq;
 	unsigned int portid;
@@ -49,6 +61,7 @@ struct ts_poller {
 /* What one message's attributes hold for us, and where they ended. */
 struct msg_attrs {
 	const struct nlattr *info;
+	const struct nlattr *cgroup;
 	const char *end;
 };
 
@@ -60,8 +73,16 @@ static int attr_cb(const struct nlattr *attr, void *data)
 	/* Newer kernels add attributes: skip what we do not know. */
 	if (mnl_attr_type_valid(attr, INET_DIAG_MAX) < 0)
 		return MNL_CB_OK;
-	if (mnl_attr_get_type(attr) == INET_DIAG_INFO)
+	switch (mnl_attr_get_type(attr)) {
+	case INET_DIAG_INFO:
 		ma->info = attr;
+		break;
+	case INET_DIAG_CGROUP_ID:
+		if (mnl_attr_validate(attr, MNL_TYPE_U64) < 0)
+			return MNL_CB_ERROR;
+		ma->cgroup = attr;
+		break;
+	}
 	return MNL_CB_OK;
 }
 
@@ -131,7 +152,7 @@ static bool fill_info(struct ts_sample *s, const struct nlattr *attr)
 static int msg_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct ts_dump *d = data;
-	struct msg_attrs ma = { NULL, NULL };
+	struct msg_attrs ma = { NULL, NULL, NULL };
 	const struct inet_diag_msg *m;
 	struct ts_sample *s;
 
@@ -163,6 +184,9 @@ static int msg_cb(const struct nlmsghdr *nlh, void *data)
 	s->cookie = (uint64_t)m->id.idiag_cookie[0] |
 		    (uint64_t)m->id.idiag_cookie[1] << 32;
 	fill_tuple(&s->tuple, m);
+	s->tuple.netns = d->netns;
+	if (ma.cgroup)
+		s->tuple.cgroup = mnl_attr_get_u64(ma.cgroup);
 	s->state = m->idiag_state;
 	s->uid = m->idiag_uid;
 	s->inode = m->idiag_inode;
@@ -212,8 +236,11 @@ void ts_dump_reset(struct ts_dump *d)
 
 void ts_dump_free(struct ts_dump *d)
 {
+	uint32_t netns = d->netns;
+
 	free(d->v);
 	memset(d, 0, sizeof(*d));
+	d->netns = netns;
 }
 
 void ts_dump_finish(struct ts_dump *d)
@@ -228,9 +255,36 @@ void ts_dump_finish(struct ts_dump *d)
 	}
 }
 
+/* A netlink socket answers for the namespace it was made in. */
+static struct mnl_socket *socket_in(int nsfd)
+{
+	struct mnl_socket *nl;
+	int home, err;
+
+	if (nsfd < 0)
+		return mnl_socket_open(NETLINK_SOCK_DIAG);
+	home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (home < 0)
+		return NULL;
+	if (setns(nsfd, CLONE_NEWNET)) {
+		err = errno;
+		close(home);
+		errno = err;
+		return NULL;
+	}
+	nl = mnl_socket_open(NETLINK_SOCK_DIAG);
+	err = errno;
+	/* Cannot fail: we came from there and hold its fd. */
+	if (setns(home, CLONE_NEWNET))
+		abort();
+	close(home);
+	errno = err;
+	return nl;
+}
+
 static int nl_open(struct ts_poller *p)
 {
-	p->nl = mnl_socket_open(NETLINK_SOCK_DIAG);
+	p->nl = socket_in(p->nsfd);
 	if (!p->nl)
 		return -errno;
 	if (mnl_socket_bind(p->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
@@ -244,13 +298,37 @@ static int nl_open(struct ts_poller *p)
 	return 0;
 }
 
+static uint32_t netns_inode(int nsfd)
+{
+	struct stat st;
+	int ret = nsfd < 0 ? stat("/proc/thread-self/ns/net", &st) :
+			     fstat(nsfd, &st);
+
+	return ret ? 0 : (uint32_t)st.st_ino;
+}
+
 struct ts_poller *ts_poller_open(enum ts_dump_req req, size_t bufsize)
+{
+	return ts_poller_open_in(req, bufsize, -1);
+}
+
+struct ts_poller *ts_poller_open_in(enum ts_dump_req req, size_t bufsize,
+				    int nsfd)
 {
 	struct ts_poller *p = calloc(1, sizeof(*p));
 	int err;
 
 	if (!p)
 		return NULL;
+	p->nsfd = nsfd < 0 ? -1 : fcntl(nsfd, F_DUPFD_CLOEXEC, 0);
+	if (nsfd >= 0 && p->nsfd < 0) {
+		err = errno;
+		free(p);
+		errno = err;
+		return NULL;
+	}
+	p->netns = netns_inode(p->nsfd);
+	p->dump.netns = p->netns;
 	p->req = req;
 	p->bufsize = bufsize < (size_t)MNL_SOCKET_BUFFER_SIZE ?
 		     (size_t)MNL_SOCKET_BUFFER_SIZE : bufsize;
@@ -258,6 +336,8 @@ struct ts_poller *ts_poller_open(enum ts_dump_req req, size_t bufsize)
 	p->seq = (unsigned int)time(NULL);
 	err = p->buf ? nl_open(p) : -ENOMEM;
 	if (err) {
+		if (p->nsfd >= 0)
+			close(p->nsfd);
 		free(p->buf);
 		free(p);
 		errno = -err;
@@ -272,7 +352,10 @@ void ts_poller_close(struct ts_poller *p)
 		return;
 	if (p->nl)
 		mnl_socket_close(p->nl);
+	if (p->nsfd >= 0)
+		close(p->nsfd);
 	ts_dump_free(&p->dump);
+	free(p->bc);
 	free(p->buf);
 	free(p);
 }
@@ -301,6 +384,8 @@ static int send_request(struct ts_poller *p, int family)
 		r->idiag_ext = 1 << (INET_DIAG_INFO - 1);
 		r->idiag_states = DUMP_STATES;
 	}
+	if (p->bc)
+		mnl_attr_put(nlh, INET_DIAG_REQ_BYTECODE, p->bc_len, p->bc);
 	if (mnl_socket_sendto(p->nl, nlh, nlh->nlmsg_len) < 0)
 		return -errno;
 	return 0;
@@ -388,4 +473,55 @@ void ts_poller_set_tap(struct ts_poller *p, ts_poller_tap tap, void *arg)
 {
 	p->tap = tap;
 	p->tap_arg = arg;
+}
+
+uint32_t ts_poller_netns(const struct ts_poller *p)
+{
+	return p->netns;
+}
+
+static void put_op(char *at, uint8_t code, uint8_t yes, uint16_t no)
+{
+	struct inet_diag_bc_op op = { .code = code, .yes = yes, .no = no };
+
+	memcpy(at, &op, sizeof(op));
+}
+
+/*
+ * "cgroup == a || cgroup == b || ...", compiled the way ss compiles OR:
+ * a condition falls through to a jump over the rest when it matches and
+ * skips to the next condition when not; the last one's "no" leaves the
+ * program 4 bytes past its end, which rejects.  The kernel's audit walks
+ * the "yes" chain, so every op must be reachable along it.
+ */
+int ts_poller_set_cgroups(struct ts_poller *p, const uint64_t *ids, size_t n)
+{
+	size_t len = n ? n * BC_COND_LEN + (n - 1) * BC_JMP_LEN : 0, i;
+	char *bc, *at;
+
+	free(p->bc);
+	p->bc = NULL;
+	p->bc_len = 0;
+	if (!n)
+		return 0;
+	/* The request is built in the receive buffer. */
+	if (len > 0xffff - 4 || len > p->bufsize / 2)
+		return -E2BIG;
+	bc = malloc(len);
+	if (!bc)
+		return -ENOMEM;
+	for (i = 0, at = bc; i < n; i++) {
+		put_op(at, INET_DIAG_BC_CGROUP_COND, BC_COND_LEN,
+		       BC_COND_LEN + BC_JMP_LEN);
+		memcpy(at + sizeof(struct inet_diag_bc_op), &ids[i], sizeof(ids[i]));
+		at += BC_COND_LEN;
+		if (i + 1 == n)
+			break;
+		/* Matched: jump to the end, which accepts. */
+		put_op(at, INET_DIAG_BC_JMP, BC_JMP_LEN, bc + len - at);
+		at += BC_JMP_LEN;
+	}
+	p->bc = bc;
+	p->bc_len = len;
+	return 0;
 }

@@ -15,6 +15,7 @@ struct ts_dump {
 	size_t cap;
 	uint64_t listen_ports[65536 / 64];	/* ports with a listener */
 	uint64_t short_info;			/* entries without usable tcp_info */
+	uint32_t netns;				/* namespace inode put on every sample */
 };
 
 /*
@@ -48,7 +49,17 @@ struct ts_poller;
 
 /* bufsize: recv buffer; the kernel fills at most ~32 KiB per recv. */
 struct ts_poller *ts_poller_open(enum ts_dump_req req, size_t bufsize);
+/* Its sockets inside the namespace of @nsfd (dup'ed; setns needs CAP_SYS_ADMIN). */
+struct ts_poller *ts_poller_open_in(enum ts_dump_req req, size_t bufsize,
+				    int nsfd);
 void ts_poller_close(struct ts_poller *p);
+uint32_t ts_poller_netns(const struct ts_poller *p);
+/*
+ * Only sockets of these cgroup v2 ids, filtered by the kernel (sock_diag
+ * bytecode); n 0: all.  A kernel without INET_DIAG_BC_CGROUP_COND fails
+ * the next dump with -EINVAL.
+ */
+int ts_poller_set_cgroups(struct ts_poller *p, const uint64_t *ids, size_t n);
 /* One complete, uninterrupted dump.  0 or -errno. */
 int ts_poller_dump(struct ts_poller *p, const struct ts_dump **out);
 const struct ts_poller_stats *ts_poller_stats(const struct ts_poller *p);

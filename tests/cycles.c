@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "../tools/engine.h"
+#include "../engine/engine.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define UNDER_ASAN 1
@@ -53,12 +53,6 @@ static long rss_kib(void)
 	return kib;
 }
 
-static void ignore_life(const struct ts_life *l, void *arg)
-{
-	(void)l;
-	(void)arg;
-}
-
 static int cycle(const struct ts_engine_opts *o)
 {
 	const struct ts_row *rows;
@@ -73,9 +67,9 @@ static int cycle(const struct ts_engine_opts *o)
 		return -1;
 	}
 	ret = ts_engine_start(e, err, sizeof(err));
-	if (!ret && !o->life_fn)
+	if (!ret && !o->whole_life)
 		ret = ts_engine_interval(e, TS_SORT_ALL, &rows, &n, err, sizeof(err));
-	if (!ret && o->life_fn)
+	if (!ret && o->whole_life)
 		ret = ts_engine_wait(e, 0, err, sizeof(err));
 	ts_engine_close(e);
 	if (ret)
@@ -98,7 +92,7 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "life")) {
 		o.mode = TS_MODE_HYBRID;
-		o.life_fn = ignore_life;
+		o.whole_life = true;
 	} else if (!ts_parse_mode(argv[1], &o.mode)) {
 		fprintf(stderr, "cycles: unknown mode '%s'\n", argv[1]);
 		return 2;

@@ -25,7 +25,7 @@ TCPLIFE = os.path.abspath(os.path.join(BIN, "tcplife"))
 TCPLOAD = os.path.join(ROOT, "bench", "tcpload")
 TOP_FIELDS = {"ts", "interval", "pid", "comm", "family", "laddr", "lport",
               "raddr", "rport", "rx_bytes", "tx_bytes", "state", "cookie",
-              "closed", "lost"}
+              "closed", "lost", "netns", "cgroup"}
 
 
 class Skip(Exception):
@@ -110,13 +110,15 @@ class Loopback:
 # ---------------------------------------------------------------- tools
 
 class Tool:
-    """tcptop (or tcplife) in a namespace, stopped with SIGINT."""
+    """tcptop (or tcplife) in a namespace (None: this one), stopped with
+    SIGINT."""
 
-    def __init__(self, netns, *args, prog=TCPTOP, json_out=True):
+    def __init__(self, netns, *args, prog=TCPTOP, json_out=True, wrap=()):
         self.ready = tempfile.mktemp(prefix="tcpsight-ready-")
         self.json_out = json_out
-        cmd = ["ip", "netns", "exec", netns, prog, "--ready-file",
-               self.ready] + (["--json"] if json_out else []) + list(args)
+        where = ["ip", "netns", "exec", netns] if netns else []
+        cmd = where + list(wrap) + [prog, "--ready-file", self.ready] + \
+            (["--json"] if json_out else []) + list(args)
         self.out = tempfile.TemporaryFile(mode="w+")
         self.err = tempfile.TemporaryFile(mode="w+")
         self.proc = subprocess.Popen(cmd, stdout=self.out, stderr=self.err)
@@ -523,7 +525,7 @@ def test_hybrid_falls_back_without_privilege():
 
 LIFE_FIELDS = {"ts", "pid", "comm", "family", "laddr", "lport", "raddr",
                "rport", "tx_bytes", "rx_bytes", "duration_ms", "start_ts",
-               "cookie"}
+               "cookie", "netns", "cgroup"}
 
 
 def life_by_key(rows):
@@ -923,10 +925,10 @@ def shutil_which(name):
 
 # ---------------------------------------------------------------- runner
 
-def main(namespace=None):
-    """Runs the test_* functions of namespace (default: this file's)."""
+def main(scope=None):
+    """Runs the test_* functions of @scope (this module's by default)."""
     want = sys.argv[1:]
-    tests = [(n, f) for n, f in sorted((namespace or globals()).items())
+    tests = [(n, f) for n, f in sorted((scope or globals()).items())
              if n.startswith("test_") and callable(f)]
     if not os.access(TCPLOAD, os.X_OK) or not os.access(TCPTOP, os.X_OK):
         print("not ok build: tcptop or bench/tcpload missing (run make)")
@@ -950,8 +952,8 @@ def main(namespace=None):
             if os.environ.get("VERBOSE"):
                 traceback.print_exc()
     if not ran:
-        print("skip %s: no case matches %s" % (
-            os.path.basename(sys.argv[0]), " ".join(want)))
+        print("skip %s: no test matches %s" % (
+            os.path.basename(sys.argv[0]), " ".join(want)), flush=True)
     return 1 if failed else 0
 
 

@@ -9,14 +9,15 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/socket.h>
-#include "engine.h"
+#include "../engine/engine.h"
+#include "../engine/sink.h"
 #include "../common/opts.h"
-#include "../common/output.h"
 
 static const char usage[] =
 "usage: tcplife [-h] [-T] [-t] [-w] [-s] [-p PID] [-L LPORT[,LPORT...]]\n"
 "               [-D RPORT[,RPORT...]] [-4|-6] [--json] [--ring-size BYTES]\n"
-"               [--ready-file PATH] [--owner-hooks HOOKS]\n"
+"               [--ready-file PATH] [--netns all|self|PATH] [-c CGROUP]\n"
+"               [--container] [--stats] [--owner-hooks HOOKS]\n"
 "  -T              add a TIME (HH:MM:SS) column\n"
 "  -t              add a TIME(s) column: seconds since the first event\n"
 "  -w              wide columns (IPv6)\n"
@@ -29,6 +30,12 @@ static const char usage[] =
 "  --ring-size N   ring buffer bytes (default 8388608)\n"
 "  --ready-file F  create F once the probe is attached (for scripts)\n"
 TS_OWNER_HOOKS_USAGE
+"  --netns NS      all: every network namespace (default for root in the\n"
+"                  initial one); self: this one (default otherwise);\n"
+"                  PATH: the one at PATH (/run/netns/NAME, /proc/PID/ns/net)\n"
+"  -c, --cgroup P  only sockets of cgroup v2 directory P or below\n"
+"  --container     add a CONTAINER column (from the socket's cgroup)\n"
+"  --stats         print the engine's counters to stderr at exit\n"
 "Sessions born before tcplife started show MS as '-' (duration unknown).\n";
 
 static volatile sig_atomic_t stop_signal;
@@ -39,13 +46,7 @@ static void on_signal(int sig)
 }
 
 
-struct life_state {
-	struct ts_life_fmt fmt;
-	bool seen_first;
-	bool broken_pipe;
-};
-
-static void parse_args(int argc, char **argv, struct ts_life_fmt *fmt,
+static bool parse_args(int argc, char **argv, struct ts_life_fmt *fmt,
 		       struct ts_engine_opts *eng)
 {
 	static const struct option longopts[] = {
@@ -94,21 +95,11 @@ static void parse_args(int argc, char **argv, struct ts_life_fmt *fmt,
 	eng->ring_bytes = common.ring_bytes;
 	eng->ready_file = common.ready_file;
 	f->owner_hooks = common.owner_hooks;
+	fmt->container = common.container;
+	ts_engine_netns_opts(eng, &common);
 	if (fmt->csv && fmt->json)
 		ts_usage_error("tcplife", usage, "-s and --json exclude each other");
-}
-
-static void on_life(const struct ts_life *l, void *arg)
-{
-	struct life_state *st = arg;
-
-	if (st->broken_pipe)
-		return;
-	if (!st->seen_first) {
-		st->fmt.first_ts = l->close_ns / 1e9 + st->fmt.mono_to_unix;
-		st->seen_first = true;
-	}
-	ts_life_line(stdout, l, &st->fmt);
+	return common.stats;
 }
 
 static double mono_to_unix(void)
@@ -130,29 +121,15 @@ static void setup_signals(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
-static void report_lost(struct ts_engine *eng, uint64_t *reported)
+static int run(struct ts_engine *eng)
 {
-	uint64_t lost = ts_engine_stats(eng)->lost;
-
-	if (lost == *reported)
-		return;
-	fprintf(stderr, "tcplife: lost %llu sessions (ring buffer full: raise "
-		"--ring-size)\n", (unsigned long long)(lost - *reported));
-	*reported = lost;
-}
-
-static int run(struct ts_engine *eng, struct life_state *st)
-{
-	uint64_t reported = 0;
 	char err[256];
 
-	ts_life_header(stdout, &st->fmt);
 	while (!stop_signal) {
 		if (ts_engine_wait(eng, 200, err, sizeof(err))) {
 			fprintf(stderr, "tcplife: %s\n", err);
 			return 1;
 		}
-		report_lost(eng, &reported);
 		switch (ts_flush(stdout)) {
 		case 1:
 			return 0;
@@ -163,28 +140,28 @@ static int run(struct ts_engine *eng, struct life_state *st)
 	}
 	/* Ctrl-C: what the ring still holds is printed, not dropped. */
 	ts_engine_wait(eng, 0, err, sizeof(err));
-	report_lost(eng, &reported);
 	fflush(stdout);
 	return 0;
 }
 
 int main(int argc, char **argv)
 {
-	struct life_state st = { 0 };
+	struct ts_sink_cfg sink = { .out = stdout };
 	struct ts_engine_opts o = {
 		.mode = TS_MODE_HYBRID,
 		.ring_bytes = 8 << 20,
 		.nl_bufsize = 32768,
-		.life_fn = on_life,
-		.life_arg = &st,
+		.whole_life = true,
+		.report.prog = "tcplife",
 	};
 	struct ts_engine *eng;
 	char err[256];
+	bool stats;
 	int ret;
 
-	parse_args(argc, argv, &st.fmt, &o);
+	stats = parse_args(argc, argv, &sink.life, &o);
 	setup_signals();
-	st.fmt.mono_to_unix = mono_to_unix();
+	sink.life.mono_to_unix = mono_to_unix();
 	/* Line by line even into a pipe: sessions show as they close. */
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	eng = ts_engine_open(&o, err, sizeof(err));
@@ -192,12 +169,19 @@ int main(int argc, char **argv)
 		fprintf(stderr, "tcplife: %s\n", err);
 		return 1;
 	}
+	if (!ts_engine_add_sink(eng, ts_sink_open("life", &sink))) {
+		fprintf(stderr, "tcplife: out of memory\n");
+		ts_engine_close(eng);
+		return 1;
+	}
 	/* One dump: which live sessions opened actively, and their owners. */
 	ret = ts_engine_start(eng, err, sizeof(err));
 	if (ret)
 		fprintf(stderr, "tcplife: %s\n", err);
 	else
-		ret = run(eng, &st);
+		ret = run(eng);
+	if (stats)
+		ts_engine_print_stats(eng, stderr, "tcplife");
 	ts_engine_close(eng);
 	return ret ? 1 : 0;
 }

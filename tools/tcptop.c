@@ -8,18 +8,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
-#include <sys/ioctl.h>
-#include <sys/socket.h>
-#include "engine.h"
+#include "../engine/engine.h"
+#include "../engine/sink.h"
 #include "../common/opts.h"
-#include "../common/output.h"
 
 static const char usage[] =
 "usage: tcptop [-h] [-C] [-S] [-p PID] [-4|-6] [-r ROWS] [-s all|sent|received]\n"
 "              [--mode hybrid|poll|trace] [--json] [--ring-size BYTES]\n"
 "              [--attach auto|fentry|kprobe|tracepoint] [--map-size N]\n"
-"              [--ready-file PATH] [--stats] [--owner-hooks HOOKS]\n"
+"              [--ready-file PATH] [--stats] [--netns all|self|PATH]\n"
+"              [-c CGROUP] [--container] [--owner-hooks HOOKS]\n"
 "              [interval] [count]\n"
 "  -C              don't clear the screen (and don't truncate to its height)\n"
 "  -S              skip the loadavg summary line\n"
@@ -36,6 +34,11 @@ static const char usage[] =
 "  --map-size N    trace mode: live sessions the BPF map holds (65536)\n"
 "  --stats         print the engine's counters to stderr at exit\n"
 TS_OWNER_HOOKS_USAGE
+"  --netns NS      all: every network namespace (default for root in the\n"
+"                  initial one); self: this one (default otherwise);\n"
+"                  PATH: the one at PATH (/run/netns/NAME, /proc/PID/ns/net)\n"
+"  -c, --cgroup P  only sockets of cgroup v2 directory P or below\n"
+"  --container     add a CONTAINER column (from the socket's cgroup)\n"
 "  --ready-file F  create F once the baseline is taken (for scripts)\n"
 "  interval        seconds, fractions allowed (default 1)\n"
 "  count           number of intervals (default: until Ctrl-C)\n";
@@ -44,7 +47,6 @@ struct top_opts {
 	struct ts_common_opts common;	/* -p, -4/-6, --json, ring, ready */
 	bool no_clear;
 	bool no_summary;
-	bool stats;
 	uint32_t rows;
 	bool rows_set;
 	enum ts_sort sort;
@@ -60,7 +62,7 @@ static void on_signal(int sig)
 	stop_signal = sig;
 }
 
-enum { OPT_MODE = TS_OPT_TOOL, OPT_ATTACH, OPT_MAP, OPT_STATS };
+enum { OPT_MODE = TS_OPT_TOOL, OPT_ATTACH, OPT_MAP };
 
 static void parse_sort(const char *s, enum ts_sort *sort)
 {
@@ -81,7 +83,6 @@ static void parse_args(int argc, char **argv, struct top_opts *o)
 		{ "mode", required_argument, NULL, OPT_MODE },
 		{ "attach", required_argument, NULL, OPT_ATTACH },
 		{ "map-size", required_argument, NULL, OPT_MAP },
-		{ "stats", no_argument, NULL, OPT_STATS },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -119,9 +120,6 @@ static void parse_args(int argc, char **argv, struct top_opts *o)
 				ts_usage_error("tcptop", usage,
 					       "invalid map size: '%s' (16..16777216)", optarg);
 			break;
-		case OPT_STATS:
-			o->stats = true;
-			break;
 		default:
 			ts_bad_option("tcptop", usage, c, argv);
 		}
@@ -132,108 +130,6 @@ static void parse_args(int argc, char **argv, struct top_opts *o)
 		ts_usage_error("tcptop", usage, "invalid count: '%s'", argv[optind - 1]);
 	if (optind < argc)
 		ts_usage_error("tcptop", usage, "unexpected argument: '%s'", argv[optind]);
-}
-
-static bool row_wanted(const struct top_opts *o, const struct ts_row *r)
-{
-	if (o->common.pid && r->pid != o->common.pid)
-		return false;
-	return !o->common.family || r->tuple.family == o->common.family;
-}
-
-static double wall_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void print_json(const struct top_opts *o, const struct ts_row *rows,
-		       size_t n, const struct ts_top_fmt *fmt)
-{
-	size_t i, shown = 0;
-
-	for (i = 0; i < n; i++) {
-		if (!row_wanted(o, &rows[i]))
-			continue;
-		if (o->rows_set && shown++ >= o->rows)
-			break;
-		ts_top_json(stdout, &rows[i], fmt);
-	}
-}
-
-static int screen_lines(const struct top_opts *o)
-{
-	struct winsize ws;
-
-	if (o->no_clear || !isatty(STDOUT_FILENO) ||
-	    ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) || !ws.ws_row)
-		return 1 << 30;
-	return ws.ws_row;
-}
-
-static void print_loadavg(void)
-{
-	char buf[128] = "";
-	char when[16];
-	time_t now = time(NULL);
-	FILE *f = fopen("/proc/loadavg", "r");
-
-	if (f) {
-		if (!fgets(buf, sizeof(buf), f))
-			buf[0] = '\0';
-		fclose(f);
-	}
-	buf[strcspn(buf, "\n")] = '\0';
-	strftime(when, sizeof(when), "%H:%M:%S", localtime(&now));
-	printf("%s loadavg: %s\n\n", when, buf);
-}
-
-static int print_family(const struct top_opts *o, const struct ts_row *rows,
-			size_t n, int family, int lines_left)
-{
-	size_t i;
-	uint32_t shown = 0;
-	bool any = false;
-
-	for (i = 0; i < n; i++)
-		if (rows[i].tuple.family == family && row_wanted(o, &rows[i]))
-			any = true;
-	if (!any || lines_left < 2)
-		return lines_left;
-	ts_top_header(stdout, family);
-	lines_left--;
-	for (i = 0; i < n && shown < o->rows && lines_left > 1; i++) {
-		if (rows[i].tuple.family != family || !row_wanted(o, &rows[i]))
-			continue;
-		ts_top_line(stdout, &rows[i]);
-		shown++;
-		lines_left--;
-	}
-	putchar('\n');
-	return lines_left - 1;
-}
-
-static void print_table(const struct top_opts *o, struct ts_engine *eng,
-			const struct ts_row *rows, size_t n, uint64_t lost)
-{
-	int lines = screen_lines(o);
-	size_t i, closed = 0;
-
-	if (!o->no_clear)
-		fputs("\033[H\033[2J", stdout);
-	if (!o->no_summary) {
-		print_loadavg();
-		lines -= 2;
-	}
-	lines = print_family(o, rows, n, AF_INET, lines);
-	lines = print_family(o, rows, n, AF_INET6, lines);
-	for (i = 0; i < n; i++)
-		closed += rows[i].closed;
-	if (ts_engine_mode(eng) != TS_MODE_POLL && lines > 1)
-		printf("-- %zu sessions moved bytes, %zu closed, %llu close events lost\n",
-		       n, closed, (unsigned long long)lost);
 }
 
 /* Sleeps until @deadline_ns (monotonic) or a signal. */
@@ -262,15 +158,12 @@ static void setup_signals(void)
 static int run(const struct top_opts *o, struct ts_engine *eng)
 {
 	uint64_t step = (uint64_t)llround(o->interval * 1e9);
-	uint64_t prev = ts_monotonic_ns(), deadline = prev, lost_prev = 0;
-	uint64_t full_prev = 0;
+	uint64_t deadline = ts_monotonic_ns();
 	uint32_t done = 0;
 	char err[256];
 
 	for (;;) {
 		const struct ts_row *rows;
-		struct ts_top_fmt fmt;
-		uint64_t now, lost;
 		size_t n;
 
 		bool last;
@@ -285,27 +178,6 @@ static int run(const struct top_opts *o, struct ts_engine *eng)
 			fprintf(stderr, "tcptop: %s\n", err);
 			return 1;
 		}
-		now = ts_monotonic_ns();
-		lost = ts_engine_stats(eng)->lost;
-		fmt.ts = wall_now();
-		fmt.interval = (now - prev) / 1e9;
-		fmt.lost = lost - lost_prev;
-		if (fmt.lost)
-			fprintf(stderr, "tcptop: lost %llu close events this interval "
-				"(ring buffer full: raise --ring-size)\n",
-				(unsigned long long)fmt.lost);
-		if (ts_engine_stats(eng)->map_full != full_prev) {
-			full_prev = ts_engine_stats(eng)->map_full;
-			fprintf(stderr, "tcptop: %llu send/recv calls found the trace "
-				"map full so far: their bytes are not counted (raise --map-size)\n",
-				(unsigned long long)full_prev);
-		}
-		prev = now;
-		lost_prev = lost;
-		if (o->common.json)
-			print_json(o, rows, n, &fmt);
-		else
-			print_table(o, eng, rows, n, fmt.lost);
 		switch (ts_flush(stdout)) {
 		case 1:
 			return 0;
@@ -319,6 +191,23 @@ static int run(const struct top_opts *o, struct ts_engine *eng)
 	}
 }
 
+static bool add_sink(const struct top_opts *o, struct ts_engine *eng)
+{
+	struct ts_sink_cfg cfg = {
+		.out = stdout,
+		.pid = o->common.pid,
+		.family = o->common.family,
+		.rows = o->rows,
+		.rows_set = o->rows_set,
+		.no_clear = o->no_clear,
+		.no_summary = o->no_summary,
+		.container = o->common.container,
+	};
+
+	return ts_engine_add_sink(eng, ts_sink_open(o->common.json ? "json" :
+						    "table", &cfg));
+}
+
 int main(int argc, char **argv)
 {
 	struct top_opts o = {
@@ -328,6 +217,7 @@ int main(int argc, char **argv)
 		.eng = {
 			.mode = TS_MODE_HYBRID,
 			.nl_bufsize = 32768,
+			.report.prog = "tcptop",
 		},
 	};
 	struct ts_engine *eng;
@@ -338,10 +228,16 @@ int main(int argc, char **argv)
 	o.eng.ring_bytes = o.common.ring_bytes;
 	o.eng.ready_file = o.common.ready_file;
 	o.eng.filter.owner_hooks = o.common.owner_hooks;
+	ts_engine_netns_opts(&o.eng, &o.common);
 	setup_signals();
 	eng = ts_engine_open(&o.eng, err, sizeof(err));
 	if (!eng) {
 		fprintf(stderr, "tcptop: %s\n", err);
+		return 1;
+	}
+	if (!add_sink(&o, eng)) {
+		fprintf(stderr, "tcptop: out of memory\n");
+		ts_engine_close(eng);
 		return 1;
 	}
 	ret = ts_engine_start(eng, err, sizeof(err));
@@ -349,7 +245,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "tcptop: %s\n", err);
 	else
 		ret = run(&o, eng);
-	if (o.stats)
+	if (o.common.stats)
 		ts_engine_print_stats(eng, stderr, "tcptop");
 	ts_engine_close(eng);
 	return ret ? 1 : 0;

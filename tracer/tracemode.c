@@ -147,6 +147,8 @@ static int add_sample(struct ts_dump *d, const struct ts_traced *v)
 	s->tuple.rport = v->rport;
 	memcpy(s->tuple.laddr, v->laddr, 16);
 	memcpy(s->tuple.raddr, v->raddr, 16);
+	s->tuple.netns = v->netns;
+	s->tuple.cgroup = v->cgroup_id;
 	s->state = TS_ESTABLISHED;
 	s->payload = true;
 	s->bytes_acked = v->tx;

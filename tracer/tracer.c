@@ -76,6 +76,8 @@ static void set_filters(struct tcpclose *skel,
 		skel->rodata->filter_rports[i] = o->rports[i];
 	skel->rodata->n_lports = o->n_lports;
 	skel->rodata->n_rports = o->n_rports;
+	skel->rodata->filter_cgroup_id = o->cgroup_id;
+	skel->rodata->filter_cgroup_level = o->cgroup_level;
 	skel->rodata->rb_wakeup = o->wakeup;
 }
 
@@ -514,6 +516,7 @@ bool ts_tracer_owner(struct ts_tracer *t, const struct ts_tuple *tuple,
 		.family = tuple->family,
 		.lport = tuple->lport,
 		.rport = tuple->rport,
+		.netns = tuple->netns,
 	};
 	struct ts_owner o;
 
@@ -525,4 +528,28 @@ bool ts_tracer_owner(struct ts_tracer *t, const struct ts_tuple *tuple,
 	memcpy(comm, o.comm, TS_COMM_LEN);
 	comm[TS_COMM_LEN - 1] = '\0';
 	return true;
+}
+
+/* One batched read: a handful of syscalls for thousands of namespaces. */
+int ts_tracer_births(struct ts_tracer *t, ts_births_fn fn, void *arg)
+{
+	int fd = bpf_map__fd(t->skel->maps.netns_births);
+	__u32 keys[256], in_batch = 0, out_batch;
+	__u64 vals[256];
+	bool first = true;
+
+	for (;;) {
+		__u32 n = 256, i;
+		int ret = bpf_map_lookup_batch(fd, first ? NULL : &in_batch,
+					       &out_batch, keys, vals, &n, NULL);
+
+		if (ret && errno != ENOENT)
+			return -errno;
+		for (i = 0; i < n; i++)
+			fn(keys[i], vals[i], arg);
+		if (ret)
+			return 0;
+		in_batch = out_batch;
+		first = false;
+	}
 }

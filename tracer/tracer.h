@@ -23,6 +23,8 @@ struct ts_tracer_opts {
 	uint16_t rports[TS_MAX_PORTS];
 	unsigned int n_lports;
 	unsigned int n_rports;
+	uint64_t cgroup_id;		/* -c: this cgroup v2 and below; 0: all */
+	uint32_t cgroup_level;		/* its depth below the cgroup2 root */
 	bool wakeup;			/* wake ts_tracer_wait() per event */
 	enum ts_owner_hooks owner_hooks;	/* passive owners: auto = best offered */
 };
@@ -63,6 +65,12 @@ int ts_cgroup2_root_fd(void);
 /* The owner the probe saw for a live connection (connect/accept/close). */
 bool ts_tracer_owner(struct ts_tracer *t, const struct ts_tuple *tuple,
 		     uint32_t *pid, char *comm);
+/*
+ * Sockets born in namespace @netns since the probe was attached (0 while
+ * none was); @fn is called for every namespace the probe saw births in.
+ */
+typedef void (*ts_births_fn)(uint32_t netns, uint64_t births, void *arg);
+int ts_tracer_births(struct ts_tracer *t, ts_births_fn fn, void *arg);
 /* Ring buffer bytes: a power of two, at least a page. */
 size_t ts_ring_size(size_t bytes);
 /* A BPF load/attach errno in words; privilege errors say what is missing. */
