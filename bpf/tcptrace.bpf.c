@@ -39,6 +39,8 @@ char LICENSE[] SEC("license") = "GPL";
 const volatile __u32 target_netns = 0;
 /* kprobe set: sessions follow write_seq/copied_seq (see above). */
 const volatile bool seq_samples = false;
+/* tcp:tcp_destroy_sock is attached: sessions end there, not at TCP_CLOSE. */
+const volatile bool destroy_hook = false;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -63,9 +65,11 @@ struct {
 } marks SEC(".maps");
 
 /*
- * Sessions closed with data still queued for reading: the owner may read
- * it after the close.  The entry stays until a read leaves the queue empty
- * (or a new socket is born at the address); the value is the old state.
+ * Sessions in TCP_CLOSE whose socket still lives: its owner may still read
+ * what was queued before a reset or the peer's FIN.  The session ends when
+ * the socket is destroyed (or, without that tracepoint, when a read leaves
+ * the queue empty; or when a new socket is born at the address).  The
+ * value is the state the socket closed from.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -234,7 +238,7 @@ static __always_inline void account_unknown_closed(const struct sock *sk,
 	struct ts_traced t = {};
 
 	fill(&t, sk);
-	t.id = own_id();
+	t.id = session_key(sk);
 	t.rx = bytes;
 	emit(&t, TCP_CLOSE);
 }
@@ -338,8 +342,9 @@ static __always_inline struct ts_traced *session_of(const struct sock *sk,
 }
 
 /*
- * A call on a socket that is closed already: its session, if it waits for
- * reads after the close, takes them; a read that empties the queue ends it.
+ * A call on a socket that is closed already: its session takes the reads
+ * after the close; without the destroy hook, one that empties the queue
+ * ends it.
  */
 static __always_inline void after_close(const struct sock *sk, long bytes)
 {
@@ -356,7 +361,7 @@ static __always_inline void after_close(const struct sock *sk, long bytes)
 		seq_sample(sk, t, *oldstate, false);
 	else if (bytes > 0)
 		__sync_fetch_and_add(&t->rx, bytes);
-	if (queue_empty(sk))
+	if (!destroy_hook && queue_empty(sk))
 		finish(sk, t, *oldstate);
 }
 
@@ -565,10 +570,31 @@ int BPF_PROG(tp_state, const struct sock *sk, int oldstate, int newstate)
 	/* The state is still the old one: judge the FIN by it. */
 	if (seq_samples)
 		seq_sample(sk, t, oldstate, true);
-	if (!queue_empty(sk)) {
+	if (destroy_hook || !queue_empty(sk)) {
 		bpf_map_update_elem(&closing, &key, &old, BPF_ANY);
 		return 0;
 	}
 	finish(sk, t, oldstate);
+	return 0;
+}
+
+/*
+ * The socket is destroyed: no call can reach it any more, so its session
+ * ends here with every read after the close in it (a read racing the
+ * close, a reset processed as the read releases the socket, included).
+ */
+SEC("raw_tracepoint/tcp_destroy_sock")
+int BPF_PROG(tp_destroy, const struct sock *sk)
+{
+	__u64 key = (__u64)sk;
+	struct ts_traced *t = bpf_map_lookup_elem(&sessions, &key);
+	__u32 *was;
+
+	if (!t) {
+		bpf_map_delete_elem(&marks, &key);
+		return 0;
+	}
+	was = bpf_map_lookup_elem(&closing, &key);
+	finish(sk, t, was ? *was : TCP_CLOSE);
 	return 0;
 }

@@ -45,6 +45,16 @@ static bool btf_func_params(const struct btf *btf, const char *name,
 	return proto && btf_is_func_proto(proto) && btf_vlen(proto) == params;
 }
 
+/* tcp:tcp_destroy_sock (Linux 4.16 on, in most builds). */
+static bool destroy_hook(void)
+{
+	struct btf *btf = btf__load_vmlinux_btf();
+	bool has = btf_has(btf, "btf_trace_tcp_destroy_sock", BTF_KIND_TYPEDEF);
+
+	btf__free(btf);
+	return has;
+}
+
 void ts_trace_caps(struct ts_attach_caps *caps)
 {
 	struct btf *btf = btf__load_vmlinux_btf();
@@ -119,6 +129,9 @@ struct ts_trace *ts_trace_open(const struct ts_trace_opts *o, ts_close_fn fn,
 	}
 	t->skel->rodata->target_netns = o->netns;
 	t->skel->rodata->seq_samples = *chosen == TS_ATTACH_KPROBE;
+	t->skel->rodata->destroy_hook = destroy_hook();
+	bpf_program__set_autoload(t->skel->progs.tp_destroy,
+				  t->skel->rodata->destroy_hook);
 	bpf_map__set_max_entries(t->skel->maps.events, ts_ring_size(o->ring_bytes));
 	if (o->map_entries) {
 		bpf_map__set_max_entries(t->skel->maps.sessions, o->map_entries);
