@@ -121,6 +121,7 @@ static struct opts opt = {
 struct endp {
 	uint8_t addr[16];
 	uint16_t port;
+	uint64_t cookie;	/* local end: the socket's SO_COOKIE */
 };
 
 struct conn {
@@ -609,7 +610,11 @@ static void endp_from(const struct sockaddr_storage *ss, struct endp *e)
 	}
 }
 
-/* Taken early: after a reset getpeername() fails with ENOTCONN. */
+/*
+ * Taken early: after a reset getpeername() fails with ENOTCONN.  The
+ * cookie is the session's name in the truth: a 4-tuple comes back at once
+ * when a reset frees its port, a cookie never does.
+ */
 static void capture(int fd, struct endp *l, struct endp *r)
 {
 	struct sockaddr_storage ss;
@@ -620,6 +625,9 @@ static void capture(int fd, struct endp *l, struct endp *r)
 	len = sizeof(ss);
 	if (!getpeername(fd, (struct sockaddr *)&ss, &len))
 		endp_from(&ss, r);
+	len = sizeof(l->cookie);
+	if (getsockopt(fd, SOL_SOCKET, SO_COOKIE, &l->cookie, &len))
+		l->cookie = 0;
 }
 
 static socklen_t make_addr(struct sockaddr_storage *ss, uint16_t port)
@@ -656,9 +664,11 @@ static void emit(int side, const struct conn *c)
 		     "{\"role\":\"%s\",\"pid\":%d,\"conn\":%ld,\"family\":%lu,"
 		     "\"laddr\":\"%s\",\"lport\":%u,\"raddr\":\"%s\",\"rport\":%u,"
 		     "\"tx\":%" PRIu64 ",\"rx\":%" PRIu64 ",\"close\":\"%s\","
+		     "\"cookie\":%" PRIu64 ","
 		     "\"start_ts\":%lld.%06ld,\"end_ts\":%lld.%06ld}\n",
 		     side_names[side], (int)self_pid, c->idx, opt.family,
 		     la, c->l.port, ra, c->r.port, c->tx, c->rx, c->close,
+		     c->l.cookie,
 		     (long long)c->start.tv_sec, c->start.tv_nsec / 1000,
 		     (long long)c->end.tv_sec, c->end.tv_nsec / 1000);
 	if (n > 0 && (size_t)n < sizeof(line))

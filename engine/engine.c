@@ -560,8 +560,9 @@ void ts_engine_print_stats(struct ts_engine *e, FILE *f, const char *prog)
 {
 	const struct ts_acct_stats *a = ts_acct_stats(e->acct);
 	const struct ts_owner_stats *o = ts_owners_stats(e->owners);
+	bool trace = e->mode == TS_MODE_TRACE;
 
-	fprintf(f, "%s: stats: mode %s dumps %llu dump_retries %llu sessions %llu "
+	fprintf(f, "%s: stats: mode %s%s%s dumps %llu dump_retries %llu sessions %llu "
 		"born %llu closed_seen %llu closed_unseen %llu "
 		"closed_prebaseline %llu retired_unclosed %llu late_samples %llu "
 		"syn_guessed %llu syn_fixed %llu events %llu lost %llu "
@@ -571,7 +572,8 @@ void ts_engine_print_stats(struct ts_engine *e, FILE *f, const char *prog)
 		"cgroup_filtered %llu cgroup_in_dump %d cgroup_walks %llu "
 		"owner_hooks %s cookies %s owner_released %llu "
 		"owner_timeouts %llu\n",
-		prog, ts_mode_name(e->mode),
+		prog, ts_mode_name(e->mode), trace ? " attach " : "",
+		trace ? ts_attach_name(e->stats.attach) : "",
 		(unsigned long long)e->stats.dumps,
 		(unsigned long long)e->stats.dump_retries,
 		(unsigned long long)a->sessions, (unsigned long long)a->born,

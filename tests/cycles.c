@@ -66,6 +66,13 @@ static int cycle(const struct ts_engine_opts *o)
 		printf("not ok cycles: %s\n", err);
 		return -1;
 	}
+	/* A BPF mode that fell back to poll would cycle nothing of BPF. */
+	if (ts_engine_mode(e) != o->mode) {
+		printf("not ok cycles: asked for --mode %s, running %s\n",
+		       ts_mode_name(o->mode), ts_mode_name(ts_engine_mode(e)));
+		ts_engine_close(e);
+		return -1;
+	}
 	ret = ts_engine_start(e, err, sizeof(err));
 	if (!ret && !o->whole_life)
 		ret = ts_engine_interval(e, TS_SORT_ALL, &rows, &n, err, sizeof(err));
