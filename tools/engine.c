@@ -21,7 +21,7 @@ struct ts_engine {
 	struct ts_poller *poller;
 	struct ts_tracer *tracer;
 	struct ts_trace *trace;		/* trace mode instead of poller+tracer */
-	struct ts_dump trace_dump;
+	struct ts_batch trace_batch;
 	enum ts_attach attach;
 	struct ts_acct *acct;
 	struct ts_owners *owners;
@@ -209,7 +209,7 @@ void ts_engine_close(struct ts_engine *e)
 		return;
 	ts_tracer_close(e->tracer);
 	ts_trace_close(e->trace);
-	ts_dump_free(&e->trace_dump);
+	ts_batch_free(&e->trace_batch);
 	ts_poller_close(e->poller);
 	ts_acct_free(e->acct);
 	ts_owners_free(e->owners);
@@ -226,30 +226,43 @@ enum ts_attach ts_engine_attach(const struct ts_engine *e)
 	return e->attach;
 }
 
-static int poll_once(struct ts_engine *e, char *err, size_t errlen)
+/* Trace mode reads its map whole, then hands it over. */
+static int read_trace(struct ts_engine *e)
 {
-	const struct ts_dump *d;
+	int ret = ts_trace_read(e->trace, &e->trace_batch);
 	size_t i;
+
+	if (ret)
+		return ret;
+	ts_acct_poll_begin(e->acct, ts_monotonic_ns());
+	for (i = 0; i < e->trace_batch.n; i++)
+		ts_acct_sample(e->acct, &e->trace_batch.v[i]);
+	ts_acct_poll_end(e->acct);
+	return 0;
+}
+
+/* The dump streams into the core: no sample is kept in between. */
+static int dump_into_core(struct ts_engine *e)
+{
 	int ret;
 
-	if (e->trace) {
-		ret = ts_trace_read(e->trace, &e->trace_dump);
-		d = &e->trace_dump;
-	} else {
-		ret = ts_poller_dump(e->poller, &d);
-	}
-	if (ret) {
+	ts_acct_poll_begin(e->acct, ts_monotonic_ns());
+	ret = ts_poller_dump(e->poller, ts_acct_sink, e->acct);
+	if (!ret)
+		ts_acct_poll_end_at(e->acct, ts_monotonic_ns());
+	return ret;
+}
+
+static int poll_once(struct ts_engine *e, char *err, size_t errlen)
+{
+	int ret = e->trace ? read_trace(e) : dump_into_core(e);
+
+	if (ret)
 		snprintf(err, errlen, "%s failed: %s",
 			 e->trace ? "reading the trace map" : "sock_diag dump",
 			 ret == -EBADMSG ? "malformed reply from the kernel" :
 			 strerror(-ret));
-		return ret;
-	}
-	ts_acct_poll_begin(e->acct, ts_monotonic_ns());
-	for (i = 0; i < d->n; i++)
-		ts_acct_sample(e->acct, &d->v[i]);
-	ts_acct_poll_end(e->acct);
-	return 0;
+	return ret;
 }
 
 /* The probe's answer costs one map lookup; /proc costs a scan. */
