@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -159,6 +160,12 @@ struct ts_engine *ts_engine_open(const struct ts_engine_opts *o,
 	struct ts_engine *e;
 	char why[256];
 
+	/*
+	 * Big tables from mmap, always: once libbpf frees its BTF buffers,
+	 * glibc's sliding threshold would put them on the heap, where every
+	 * doubling leaves the old copy resident.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 256 << 10);
 	e = calloc(1, sizeof(*e));
 	if (!e) {
 		snprintf(err, errlen, "out of memory");
