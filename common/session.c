@@ -681,6 +681,19 @@ void ts_acct_poll_end_at(struct ts_acct *a, uint64_t now_ns)
 	ts_acct_poll_end(a);
 }
 
+void ts_acct_poll_end_partial(struct ts_acct *a, uint64_t now_ns)
+{
+	uint32_t i;
+
+	/* Not listed: unchanged.  As if listed, so it is not aged. */
+	for (i = 0; i < a->n; i++)
+		if (!(a->hot[i].flags & F_CLOSED))
+			a->hot[i].gen = a->gen;
+	/* The listed ones are few and out of place: no re-layout for them. */
+	a->jumps = 0;
+	ts_acct_poll_end_at(a, now_ns);
+}
+
 static void close_owner(struct ts_acct *a, uint32_t i,
 			const struct ts_close_event *ev)
 {

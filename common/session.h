@@ -147,6 +147,13 @@ void ts_acct_poll_end(struct ts_acct *acct);
  * baseline is complete at @now_ns (the end of the dump), not at begin.
  */
 void ts_acct_poll_end_at(struct ts_acct *acct, uint64_t now_ns);
+/*
+ * For sources that list only the sessions that moved since their previous
+ * dump (the BPF iterator): a session not listed is unchanged, not gone, so
+ * it is not aged; sessions end by close events (hybrid) or at the source's
+ * next complete dump (ts_acct_poll_end_at).
+ */
+void ts_acct_poll_end_partial(struct ts_acct *acct, uint64_t now_ns);
 /* ts_acct_sample with the ts_sample_fn signature; @acct is the core. */
 void ts_acct_sink(const struct ts_sample *s, void *acct);
 bool ts_acct_has_baseline(const struct ts_acct *acct);

@@ -1474,6 +1474,47 @@ out:
 }
 
 /*
+ * A source that lists only what moved (the iterator): sessions it leaves
+ * out are unchanged, not gone, even with no grace; its next complete dump
+ * retires the ones really gone.
+ */
+static void test_partial_dump_keeps_unlisted(void)
+{
+	struct ts_acct *a = ts_acct_new(false, 0);
+	const struct ts_row *r;
+	size_t n;
+
+	POLL(a, 1000, smp_exact(1, TS_ESTABLISHED, true, 10, 10),
+	     smp_exact(2, TS_ESTABLISHED, true, 20, 20),
+	     smp_exact(3, TS_ESTABLISHED, true, 30, 30));
+	ts_acct_poll_begin(a, 2000);
+	{
+		struct ts_sample s = smp_exact(2, TS_ESTABLISHED, true, 25, 20);
+
+		ts_acct_sample(a, &s);
+	}
+	ts_acct_poll_end_partial(a, 2001);
+	CHECK_EQ(ts_acct_stats(a)->sessions, 3);
+	n = ts_acct_rows(a, TS_SORT_ALL, &r);
+	CHECK_EQ(n, 1);
+	CHECK_ROW(r, n, 2, 5, 0);
+	/* Unlisted for many partial dumps: still there, bytes still exact. */
+	for (n = 0; n < 10; n++) {
+		ts_acct_poll_begin(a, 3000 + n);
+		ts_acct_poll_end_partial(a, 3000 + n);
+	}
+	CHECK_EQ(ts_acct_stats(a)->sessions, 3);
+	POLL(a, 5000, smp_exact(1, TS_ESTABLISHED, true, 11, 10),
+	     smp_exact(2, TS_ESTABLISHED, true, 25, 20));
+	CHECK_EQ(ts_acct_stats(a)->sessions, 2);
+	CHECK_EQ(ts_acct_stats(a)->born, 0);
+	n = ts_acct_rows(a, TS_SORT_ALL, &r);
+	CHECK_EQ(n, 1);
+	CHECK_ROW(r, n, 1, 1, 0);
+	ts_acct_free(a);
+}
+
+/*
  * A million sessions: the index grows through every size, the budget per
  * session holds, a tenth die and a tenth are born in random places in the
  * dump, and every figure stays exact.
@@ -3635,6 +3676,7 @@ static const struct test_case cases[] = {
 	T(layout_rows_follow_moves),
 	T(layout_rows_stay_valid),
 	T(layout_million),
+	T(partial_dump_keeps_unlisted),
 	T(wraparound_deletion),
 	T(wraparound_deletion_sequence),
 	T(close_known_session),

@@ -10,9 +10,12 @@
 #include "../poller/poller.h"
 #include "../poller/owners.h"
 #include "../tracer/tracemode.h"
+#include "../tracer/tcpiter.h"
 
 /* Dumps a vanished session waits for its close event (hybrid). */
 #define CLOSE_GRACE 2
+/* Iterator source: every socket listed again this often, the rest partial. */
+#define ITER_FULL_EVERY 64
 
 struct ts_engine {
 	enum ts_mode mode;
@@ -20,6 +23,8 @@ struct ts_engine {
 	ts_life_fn life_fn;
 	void *life_arg;
 	struct ts_poller *poller;
+	struct ts_iter *iter;		/* set: polls by BPF iterator */
+	uint64_t walks;
 	struct ts_tracer *tracer;
 	struct ts_trace *trace;		/* trace mode instead of poller+tracer */
 	struct ts_batch trace_batch;
@@ -47,6 +52,24 @@ const char *ts_mode_name(enum ts_mode mode)
 	default:
 		return "hybrid";
 	}
+}
+
+bool ts_parse_source(const char *s, enum ts_source *source)
+{
+	if (!strcmp(s, "sock_diag"))
+		*source = TS_SOURCE_SOCK_DIAG;
+	else if (!strcmp(s, "iter"))
+		*source = TS_SOURCE_ITER;
+	else if (!strcmp(s, "auto"))
+		*source = TS_SOURCE_AUTO;
+	else
+		return false;
+	return true;
+}
+
+const char *ts_engine_source(const struct ts_engine *e)
+{
+	return e->iter ? "iter" : "sock_diag";
 }
 
 bool ts_parse_mode(const char *s, enum ts_mode *mode)
@@ -154,6 +177,32 @@ static bool open_trace(struct ts_engine *e, const struct ts_engine_opts *o,
 	return e->trace != NULL;
 }
 
+/*
+ * The iterator lists only sockets that moved, so sessions end by close
+ * events: hybrid only.  "auto" keeps sock_diag where the kernel has no
+ * iter/tcp.
+ */
+static bool open_iter(struct ts_engine *e, const struct ts_engine_opts *o,
+		      char *err, size_t errlen)
+{
+	char why[256];
+
+	if (o->source == TS_SOURCE_SOCK_DIAG)
+		return true;
+	if (e->mode != TS_MODE_HYBRID) {
+		if (o->source == TS_SOURCE_AUTO)
+			return true;
+		snprintf(err, errlen, "--source iter needs the close probe "
+			 "(hybrid mode)");
+		return false;
+	}
+	e->iter = ts_iter_open(own_netns(), why, sizeof(why));
+	if (e->iter || o->source == TS_SOURCE_AUTO)
+		return true;
+	snprintf(err, errlen, "--source iter: %s", why);
+	return false;
+}
+
 struct ts_engine *ts_engine_open(const struct ts_engine_opts *o,
 				 char *err, size_t errlen)
 {
@@ -197,6 +246,8 @@ struct ts_engine *ts_engine_open(const struct ts_engine_opts *o,
 			"falling back to --mode poll\n", why);
 		e->mode = TS_MODE_POLL;
 	}
+	if (!open_iter(e, o, err, errlen))
+		goto fail;
 core:
 	e->acct = ts_acct_new(e->mode != TS_MODE_POLL, CLOSE_GRACE);
 	e->owners = ts_owners_new();
@@ -218,6 +269,7 @@ void ts_engine_close(struct ts_engine *e)
 	ts_trace_close(e->trace);
 	ts_batch_free(&e->trace_batch);
 	ts_poller_close(e->poller);
+	ts_iter_close(e->iter);
 	ts_acct_free(e->acct);
 	ts_owners_free(e->owners);
 	free(e);
@@ -260,13 +312,32 @@ static int dump_into_core(struct ts_engine *e)
 	return ret;
 }
 
+/* Mostly partial walks; a complete one now and then retires the missed. */
+static int walk_into_core(struct ts_engine *e)
+{
+	bool full = e->walks++ % ITER_FULL_EVERY == 0;
+	int ret;
+
+	ts_acct_poll_begin(e->acct, ts_monotonic_ns());
+	ret = ts_iter_walk(e->iter, full, ts_acct_sink, e->acct);
+	if (ret)
+		return ret;
+	if (full)
+		ts_acct_poll_end_at(e->acct, ts_monotonic_ns());
+	else
+		ts_acct_poll_end_partial(e->acct, ts_monotonic_ns());
+	return 0;
+}
+
 static int poll_once(struct ts_engine *e, char *err, size_t errlen)
 {
-	int ret = e->trace ? read_trace(e) : dump_into_core(e);
+	int ret = e->trace ? read_trace(e) :
+		  e->iter ? walk_into_core(e) : dump_into_core(e);
 
 	if (ret)
 		snprintf(err, errlen, "%s failed: %s",
-			 e->trace ? "reading the trace map" : "sock_diag dump",
+			 e->trace ? "reading the trace map" :
+			 e->iter ? "iterator walk" : "sock_diag dump",
 			 ret == -EBADMSG ? "malformed reply from the kernel" :
 			 strerror(-ret));
 	return ret;
@@ -406,13 +477,13 @@ void ts_engine_print_stats(struct ts_engine *e, FILE *f, const char *prog)
 	const struct ts_owner_stats *o = ts_owners_stats(e->owners);
 	const struct ts_poller_stats *p = e->poller ? ts_poller_stats(e->poller) : NULL;
 
-	fprintf(f, "%s: stats: mode %s dumps %llu dump_retries %llu sessions %llu "
+	fprintf(f, "%s: stats: mode %s source %s dumps %llu dump_retries %llu sessions %llu "
 		"born %llu closed_seen %llu closed_unseen %llu "
 		"closed_prebaseline %llu retired_unclosed %llu late_samples %llu "
 		"syn_guessed %llu syn_fixed %llu events %llu lost %llu "
 		"map_full %llu owner_scans %llu owner_full_scans %llu oom %llu\n",
-		prog, ts_mode_name(e->mode),
-		(unsigned long long)(p ? p->dumps : 0),
+		prog, ts_mode_name(e->mode), ts_engine_source(e),
+		(unsigned long long)((p ? p->dumps : 0) + e->walks),
 		(unsigned long long)(p ? p->retries : 0),
 		(unsigned long long)a->sessions, (unsigned long long)a->born,
 		(unsigned long long)a->closed_seen,

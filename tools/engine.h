@@ -17,6 +17,13 @@ enum ts_mode {
 	TS_MODE_TRACE,
 };
 
+/* Where the hybrid mode's polls come from. */
+enum ts_source {
+	TS_SOURCE_SOCK_DIAG,		/* netlink dump of every socket */
+	TS_SOURCE_ITER,			/* BPF iterator: only sockets that moved */
+	TS_SOURCE_AUTO,			/* the iterator where the kernel has it */
+};
+
 typedef void (*ts_life_fn)(const struct ts_life *life, void *arg);
 
 struct ts_engine_opts {
@@ -32,6 +39,7 @@ struct ts_engine_opts {
 	const char *ready_file;		/* created once the baseline is taken */
 	enum ts_attach attach;		/* trace mode */
 	uint32_t map_entries;		/* trace mode: live sessions in the map */
+	enum ts_source source;		/* hybrid mode's polls */
 };
 
 struct ts_engine_stats {
@@ -63,6 +71,9 @@ const struct ts_acct_stats *ts_engine_acct_stats(const struct ts_engine *e);
 void ts_engine_print_stats(struct ts_engine *e, FILE *f, const char *prog);
 const char *ts_mode_name(enum ts_mode mode);
 bool ts_parse_mode(const char *s, enum ts_mode *mode);
+bool ts_parse_source(const char *s, enum ts_source *source);
+/* The poll source in use: "sock_diag" or "iter". */
+const char *ts_engine_source(const struct ts_engine *e);
 uint64_t ts_monotonic_ns(void);
 
 #endif

@@ -19,7 +19,7 @@ static const char usage[] =
 "usage: tcptop [-h] [-C] [-S] [-p PID] [-4|-6] [-r ROWS] [-s all|sent|received]\n"
 "              [--mode hybrid|poll|trace] [--json] [--ring-size BYTES]\n"
 "              [--attach auto|fentry|kprobe|tracepoint] [--map-size N]\n"
-"              [--ready-file PATH] [--stats]\n"
+"              [--ready-file PATH] [--stats] [--source sock_diag|iter|auto]\n"
 "              [interval] [count]\n"
 "  -C              don't clear the screen (and don't truncate to its height)\n"
 "  -S              skip the loadavg summary line\n"
@@ -33,6 +33,8 @@ static const char usage[] =
 "  --json          JSON Lines, one object per session per interval\n"
 "  --ring-size N   close-event ring buffer bytes (default 8388608)\n"
 "  --attach TYPE   trace mode: auto (default), fentry, kprobe, tracepoint\n"
+"  --source SRC    hybrid polls: sock_diag (default), iter (BPF iterator:\n"
+"                  only sockets that moved; kernels with iter/tcp), auto\n"
 "  --map-size N    trace mode: live sessions the BPF map holds (65536)\n"
 "  --stats         print the engine's counters to stderr at exit\n"
 "  --ready-file F  create F once the baseline is taken (for scripts)\n"
@@ -59,7 +61,7 @@ static void on_signal(int sig)
 	stop_signal = sig;
 }
 
-enum { OPT_MODE = TS_OPT_TOOL, OPT_ATTACH, OPT_MAP, OPT_STATS };
+enum { OPT_MODE = TS_OPT_TOOL, OPT_ATTACH, OPT_MAP, OPT_STATS, OPT_SOURCE };
 
 static void parse_sort(const char *s, enum ts_sort *sort)
 {
@@ -81,6 +83,7 @@ static void parse_args(int argc, char **argv, struct top_opts *o)
 		{ "attach", required_argument, NULL, OPT_ATTACH },
 		{ "map-size", required_argument, NULL, OPT_MAP },
 		{ "stats", no_argument, NULL, OPT_STATS },
+		{ "source", required_argument, NULL, OPT_SOURCE },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -120,6 +123,10 @@ static void parse_args(int argc, char **argv, struct top_opts *o)
 			break;
 		case OPT_STATS:
 			o->stats = true;
+			break;
+		case OPT_SOURCE:
+			if (!ts_parse_source(optarg, &o->eng.source))
+				ts_usage_error("tcptop", usage, "unknown source: '%s'", optarg);
 			break;
 		default:
 			ts_bad_option("tcptop", usage, c, argv);
