@@ -14,7 +14,8 @@ LDLIBS += $(PKG_LIBS) -lm
 
 # Everything build, tests and bench need, from Debian.
 DEB_PKGS := clang llvm libbpf-dev libmnl-dev libelf-dev zlib1g-dev bpftool \
-	pkg-config iproute2 nftables python3 valgrind libbpf-tools make gcc gnuplot-nox bpftrace
+	pkg-config iproute2 nftables python3 valgrind libbpf-tools make gcc gnuplot-nox bpftrace \
+	qemu-system-x86 busybox-static kmod cpio xz-utils zstd
 
 B ?= build
 # Where the tools land: the repository root, or a sanitizer build's dir.
@@ -29,7 +30,7 @@ TESTS := $(B)/test_session $(B)/test_parser $(B)/test_poller $(B)/capture_dump $
 BENCH := bench/tcpload bench/baredump bench/pollbench
 
 .SECONDARY:
-.PHONY: all deps run test bench clean fuzz asan-test
+.PHONY: all deps run test bench clean fuzz asan-test test-kernels
 all: $(TOOLS)
 
 # Only when something is missing: a machine that has it all stays offline.
@@ -101,6 +102,13 @@ test: deps
 	$(MAKE) all $(TESTS) $(BENCH) $(B)/fuzz_parser $(B)/fuzz_acct
 	tests/run
 	$(MAKE) asan-test
+
+# The suite on this kernel, then under Debian's kernels in qemu (their
+# packages are fetched into build/kernels/): see tests/kernels/README.md.
+KERNELS ?= 6.1 6.12
+test-kernels: deps
+	$(MAKE) all $(TESTS) $(BENCH)
+	tests/kernels/run $(foreach k,$(KERNELS),--kernel $(k)) $(if $(NO_HOST),--no-host)
 
 bench: deps
 	$(MAKE) all $(BENCH)

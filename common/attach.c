@@ -31,7 +31,7 @@ const char *ts_attach_missing(enum ts_attach a)
 {
 	switch (a) {
 	case TS_ATTACH_FENTRY:
-		return "fentry/fexit (BPF tracing programs on tcp_sendmsg/tcp_recvmsg)";
+		return "fentry/fexit (BPF tracing programs on tcp_sendmsg/tcp_recvmsg, prototypes of 5.19 or later)";
 	case TS_ATTACH_KPROBE:
 		return "kprobes (no kprobe PMU or kprobe_events)";
 	case TS_ATTACH_TRACEPOINT:

@@ -413,29 +413,62 @@ def test_hybrid_iter_veth_loss_v4():
                    loss=3, mode=ITER)
 
 
-def test_trace_loopback_v4():
+ATTACH_TYPES = ("fentry", "kprobe", "tracepoint")
+_offered = {}
+
+
+def attach_offered(attach):
+    """Whether this kernel has an attach type: asks tcptop itself."""
+    if attach not in _offered:
+        need_root()
+        p = subprocess.run([TCPTOP, "--mode", "trace", "--attach", attach,
+                            "--json", "0.1", "1"], capture_output=True,
+                           text=True, timeout=60)
+        if p.returncode == 0:
+            _offered[attach] = None
+        elif p.returncode == 1 and "this kernel lacks" in p.stderr:
+            _offered[attach] = p.stderr.strip()
+        else:
+            raise AssertionError("--attach %s: exit %d: %s" %
+                                 (attach, p.returncode, p.stderr))
+    return _offered[attach]
+
+
+def trace_mode(attach):
+    why = attach_offered(attach)
+    if why:
+        raise Skip("kernel %s: %s" % (os.uname().release, why))
+    return ("--mode", "trace", "--attach", attach)
+
+
+def trace_loopback_v4(attach):
     """Per-call accounting gives the same exact figures as hybrid."""
     with Loopback("t4") as h:
-        run_hybrid(h, "127.0.0.1", 4, conns=500, mode=("--mode", "trace"))
+        run_hybrid(h, "127.0.0.1", 4, conns=500, mode=trace_mode(attach))
 
 
-def test_trace_veth_v6():
+def trace_loopback_v6(attach):
+    with Loopback("t6") as h:
+        run_hybrid(h, "::1", 6, conns=500, mode=trace_mode(attach))
+
+
+def trace_veth_v6(attach):
     with Hosts("t6") as h:
-        run_hybrid(h, "fd00::2", 6, conns=300, mode=("--mode", "trace"))
+        run_hybrid(h, "fd00::2", 6, conns=300, mode=trace_mode(attach))
 
 
-def test_trace_veth_loss_v4():
+def trace_veth_loss_v4(attach):
     with Hosts("tl") as h:
         run_hybrid(h, "198.18.0.2", 4, conns=200, closes=("client",),
-                   loss=3, mode=("--mode", "trace"))
+                   loss=3, mode=trace_mode(attach))
 
 
-def test_trace_read_after_close_and_address_reuse():
+def trace_read_after_close_and_address_reuse(attach):
     """Bulk: the client reads the server's reply after its socket closed;
     then new sockets reuse freed addresses.  Every side exact, under its
     own tuple."""
     with Loopback("tb") as h:
-        t = Tool(h.a, "--mode", "trace", "1")
+        t = Tool(h.a, *trace_mode(attach), "1")
         truth = []
         try:
             for _ in range(3):
@@ -450,24 +483,50 @@ def test_trace_read_after_close_and_address_reuse():
     check_exact(truth, {"client": t.rows, "server": t.rows})
 
 
+# One test per attach type: each runs where the kernel has it and says
+# which kernel lacks it where it does not.
+for _case in (trace_loopback_v4, trace_loopback_v6, trace_veth_v6,
+              trace_veth_loss_v4, trace_read_after_close_and_address_reuse):
+    for _attach in ATTACH_TYPES:
+        globals()["test_%s_%s" % (_case.__name__, _attach)] = \
+            (lambda c, a: lambda: c(a))(_case, _attach)
+
+
 def test_trace_attach_choice_here():
-    """This kernel: raw tracepoints only; asking for the others fails."""
+    """Every attach type runs here or is refused in one line naming what
+    the kernel lacks; auto takes the best offered (fentry, kprobe, then the
+    tracepoints).  TCPSIGHT_EXPECT_ATTACH (the kernel matrix sets it for
+    Debian's kernels) lists types this kernel must offer: a probe that
+    wrongly refuses them fails here instead of skipping their tests."""
     need_root()
-    for attach, missing in (("fentry", "fentry/fexit"),
-                            ("kprobe", "kprobes")):
+    missing = {"fentry": "fentry/fexit", "kprobe": "kprobes",
+               "tracepoint": "sock_send_length"}
+    offered = []
+    for attach in ATTACH_TYPES:
         p = subprocess.run([TCPTOP, "--mode", "trace", "--attach", attach,
-                            "--json", "0.1", "1"], capture_output=True,
-                           text=True, timeout=30)
+                            "--stats", "--json", "0.1", "1"],
+                           capture_output=True, text=True, timeout=60)
         if p.returncode == 0:
-            continue  # a kernel that has it: nothing to refuse
+            assert "attach %s " % attach in p.stderr, (attach, p.stderr)
+            offered.append(attach)
+            continue
         lines = p.stderr.strip().splitlines()
         assert p.returncode == 1 and len(lines) == 1 and \
-            missing in lines[0], (attach, p.returncode, p.stderr)
-    for attach in ("auto", "tracepoint"):
-        p = subprocess.run([TCPTOP, "--mode", "trace", "--attach", attach,
-                            "--json", "0.1", "1"], capture_output=True,
-                           text=True, timeout=30)
-        assert p.returncode == 0, (attach, p.stderr)
+            missing[attach] in lines[0], (attach, p.returncode, p.stderr)
+    expect = [a for a in os.environ.get("TCPSIGHT_EXPECT_ATTACH",
+                                        "").split(",") if a]
+    assert set(expect) <= set(offered), \
+        "kernel %s offers %s, expected at least %s" % (
+            os.uname().release, offered, expect)
+    p = subprocess.run([TCPTOP, "--mode", "trace", "--stats", "--json",
+                        "0.1", "1"], capture_output=True, text=True,
+                       timeout=60)
+    if not offered:
+        assert p.returncode == 1 and "this kernel lacks" in p.stderr, \
+            p.stderr
+        return
+    assert p.returncode == 0, p.stderr
+    assert "attach %s " % offered[0] in p.stderr, (offered, p.stderr)
 
 
 def test_trace_map_full_is_reported():

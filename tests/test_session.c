@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include "../common/session.h"
+#include "../common/attach.h"
 
 /* ------------------------------------------------------------------ */
 /* A tiny assert kit: the first failure of a test case is its reason.   */
@@ -3635,6 +3636,68 @@ static void test_prop_hybrid_racy_order(void)
 }
 
 /* ------------------------------------------------------------------ */
+/* Trace mode's attach choice: every request against every kernel.      */
+
+static void test_attach_choose_every_combination(void)
+{
+	static const enum ts_attach best_first[] = {
+		TS_ATTACH_FENTRY, TS_ATTACH_KPROBE, TS_ATTACH_TRACEPOINT,
+	};
+	unsigned int bits, want, i;
+
+	for (bits = 0; bits < 8; bits++) {
+		struct ts_attach_caps caps = {
+			.fentry = bits & 1, .kprobe = bits & 2,
+			.tracepoint = bits & 4,
+		};
+		bool has[] = { false, caps.fentry, caps.kprobe, caps.tracepoint };
+
+		for (want = TS_ATTACH_AUTO; want <= TS_ATTACH_TRACEPOINT; want++) {
+			enum ts_attach chosen = (enum ts_attach)99, expect = TS_ATTACH_AUTO;
+			const char *missing = "unset";
+			bool ok = ts_attach_choose((enum ts_attach)want, &caps,
+						   &chosen, &missing);
+
+			if (want != TS_ATTACH_AUTO) {
+				expect = has[want] ? (enum ts_attach)want : TS_ATTACH_AUTO;
+			} else {
+				for (i = 0; i < 3 && expect == TS_ATTACH_AUTO; i++)
+					if (has[best_first[i]])
+						expect = best_first[i];
+			}
+			if (!CHECK_EQ(ok, expect != TS_ATTACH_AUTO))
+				return;
+			if (ok) {
+				CHECK_EQ(chosen, expect);
+				CHECK(missing == NULL);
+				continue;
+			}
+			/* Refused: one phrase naming what this kernel lacks. */
+			CHECK(missing != NULL);
+			if (missing)
+				CHECK_STR(missing, ts_attach_missing((enum ts_attach)want));
+		}
+	}
+	CHECK_STR(ts_attach_name(TS_ATTACH_KPROBE), "kprobe");
+	CHECK_STR(ts_attach_name((enum ts_attach)42), "?");
+}
+
+static void test_attach_parse_names(void)
+{
+	enum ts_attach a;
+	unsigned int i;
+
+	for (i = TS_ATTACH_AUTO; i <= TS_ATTACH_TRACEPOINT; i++) {
+		a = (enum ts_attach)99;
+		CHECK(ts_parse_attach(ts_attach_name((enum ts_attach)i), &a));
+		CHECK_EQ(a, i);
+	}
+	CHECK(!ts_parse_attach("uprobe", &a));
+	CHECK(!ts_parse_attach("", &a));
+	CHECK(!ts_parse_attach("FENTRY", &a));
+}
+
+/* ------------------------------------------------------------------ */
 
 struct test_case {
 	const char *name;
@@ -3710,6 +3773,8 @@ static const struct test_case cases[] = {
 	T(owner_from_sample),
 	T(session_info),
 	T(trace_mode_accounting),
+	T(attach_choose_every_combination),
+	T(attach_parse_names),
 	T(prop_hybrid),
 	T(prop_poll),
 	T(prop_hybrid_wrong_hints),

@@ -477,12 +477,13 @@ void ts_engine_print_stats(struct ts_engine *e, FILE *f, const char *prog)
 	const struct ts_owner_stats *o = ts_owners_stats(e->owners);
 	const struct ts_poller_stats *p = e->poller ? ts_poller_stats(e->poller) : NULL;
 
-	fprintf(f, "%s: stats: mode %s source %s dumps %llu dump_retries %llu sessions %llu "
+	fprintf(f, "%s: stats: mode %s%s%s source %s dumps %llu dump_retries %llu sessions %llu "
 		"born %llu closed_seen %llu closed_unseen %llu "
 		"closed_prebaseline %llu retired_unclosed %llu late_samples %llu "
 		"syn_guessed %llu syn_fixed %llu events %llu lost %llu "
 		"map_full %llu owner_scans %llu owner_full_scans %llu oom %llu\n",
-		prog, ts_mode_name(e->mode), ts_engine_source(e),
+		prog, ts_mode_name(e->mode), e->trace ? " attach " : "",
+		e->trace ? ts_attach_name(e->attach) : "", ts_engine_source(e),
 		(unsigned long long)((p ? p->dumps : 0) + e->walks),
 		(unsigned long long)(p ? p->retries : 0),
 		(unsigned long long)a->sessions, (unsigned long long)a->born,

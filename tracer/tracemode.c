@@ -27,13 +27,31 @@ static bool btf_has(const struct btf *btf, const char *name, int kind)
 	return btf && btf__find_by_name_kind(btf, name, kind) > 0;
 }
 
+/*
+ * fexit programs read arguments and the return value by position: the
+ * set is offered only where the prototype is the one they were written
+ * for (tcp_recvmsg lost its nonblock argument in 5.19).
+ */
+static bool btf_func_params(const struct btf *btf, const char *name,
+			    unsigned int params)
+{
+	const struct btf_type *fn, *proto;
+	int id = btf ? btf__find_by_name_kind(btf, name, BTF_KIND_FUNC) : -1;
+
+	if (id <= 0)
+		return false;
+	fn = btf__type_by_id(btf, id);
+	proto = fn ? btf__type_by_id(btf, fn->type) : NULL;
+	return proto && btf_is_func_proto(proto) && btf_vlen(proto) == params;
+}
+
 void ts_trace_caps(struct ts_attach_caps *caps)
 {
 	struct btf *btf = btf__load_vmlinux_btf();
 
 	caps->fentry = libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_TRACING, NULL) > 0 &&
-		       btf_has(btf, "tcp_sendmsg", BTF_KIND_FUNC) &&
-		       btf_has(btf, "tcp_recvmsg", BTF_KIND_FUNC);
+		       btf_func_params(btf, "tcp_sendmsg", 3) &&
+		       btf_func_params(btf, "tcp_recvmsg", 5);
 	/* The program type loads without them: kprobes need the PMU or tracefs. */
 	caps->kprobe = libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_KPROBE, NULL) > 0 &&
 		       (!access("/sys/bus/event_source/devices/kprobe/type", F_OK) ||
@@ -100,9 +118,13 @@ struct ts_trace *ts_trace_open(const struct ts_trace_opts *o, ts_close_fn fn,
 		goto fail;
 	}
 	t->skel->rodata->target_netns = o->netns;
+	t->skel->rodata->seq_samples = *chosen == TS_ATTACH_KPROBE;
 	bpf_map__set_max_entries(t->skel->maps.events, ts_ring_size(o->ring_bytes));
-	if (o->map_entries)
+	if (o->map_entries) {
 		bpf_map__set_max_entries(t->skel->maps.sessions, o->map_entries);
+		bpf_map__set_max_entries(t->skel->maps.marks, o->map_entries);
+		bpf_map__set_max_entries(t->skel->maps.closing, o->map_entries);
+	}
 	select_programs(t->skel, *chosen);
 	ret = tcptrace__load(t->skel);
 	if (!ret)
