@@ -154,15 +154,21 @@ static void index_put(uint32_t *index, uint32_t icap, uint64_t cookie,
 	index[j] = i + 1;
 }
 
+static void index_fill(uint32_t *ni, uint32_t icap, const struct ts_acct *a)
+{
+	uint32_t i;
+
+	for (i = 0; i < a->n; i++)
+		index_put(ni, icap, a->hot[i].cookie, i);
+}
+
 static bool index_build(struct ts_acct *a, uint32_t icap)
 {
 	uint32_t *ni = calloc(icap, sizeof(*ni));
-	uint32_t i;
 
 	if (!ni)
 		return false;
-	for (i = 0; i < a->n; i++)
-		index_put(ni, icap, a->hot[i].cookie, i);
+	index_fill(ni, icap, a);
 	free(a->index);
 	a->index = ni;
 	a->icap = icap;
@@ -620,7 +626,7 @@ static void swap_sessions(struct ts_acct *a, uint32_t i, uint32_t j)
 static void reorder(struct ts_acct *a)
 {
 	uint32_t *at = calloc(a->dump_pos ? a->dump_pos : 1, sizeof(*at));
-	uint32_t *dest = malloc((size_t)a->n * sizeof(*dest));
+	uint32_t *dest = malloc((size_t)a->n * sizeof(*dest) + 1);
 	uint32_t i, k = 0;
 
 	if (!at || !dest)
@@ -645,8 +651,9 @@ static void reorder(struct ts_acct *a)
 			dest[j] = j;
 		}
 	}
-	if (!index_build(a, a->icap))
-		goto out;
+	/* Rebuilt in place: past the permutation nothing may fail. */
+	memset(a->index, 0, (size_t)a->icap * sizeof(*a->index));
+	index_fill(a->index, a->icap, a);
 	for (i = 0; i < a->n; i++)
 		if (a->hot[i].row != NONE)
 			a->pend.sess[a->hot[i].row] = i;
