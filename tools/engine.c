@@ -400,16 +400,6 @@ static int touch(const char *path, char *err, size_t errlen)
 	return 0;
 }
 
-int ts_engine_start(struct ts_engine *e, char *err, size_t errlen)
-{
-	int ret = poll_once(e, err, errlen);
-
-	if (ret)
-		return ret;
-	resolve_owners(e);
-	return e->ready_file ? touch(e->ready_file, err, errlen) : 0;
-}
-
 static int drain(struct ts_engine *e, char *err, size_t errlen)
 {
 	int ret;
@@ -431,6 +421,25 @@ static int drain(struct ts_engine *e, char *err, size_t errlen)
 	}
 	e->stats.lost = ts_tracer_lost(e->tracer);
 	return 0;
+}
+
+/*
+ * The first drain would otherwise come only after the baseline dump and
+ * the owner scan of every socket, which at a million sockets take seconds
+ * while closes keep filling the ring: drain after each of them.
+ */
+int ts_engine_start(struct ts_engine *e, char *err, size_t errlen)
+{
+	int ret = poll_once(e, err, errlen);
+
+	if (!ret && e->tracer)
+		ret = drain(e, err, errlen);
+	if (ret)
+		return ret;
+	resolve_owners(e);
+	if (e->tracer && (ret = drain(e, err, errlen)))
+		return ret;
+	return e->ready_file ? touch(e->ready_file, err, errlen) : 0;
 }
 
 int ts_engine_interval(struct ts_engine *e, enum ts_sort sort,
