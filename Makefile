@@ -23,10 +23,10 @@ OUT ?= .
 COMMON := $(B)/session.o $(B)/payload.o $(B)/output.o $(B)/opts.o $(B)/attach.o \
 	$(B)/hooks.o $(B)/cgroup.o
 POLLER := $(B)/poller.o $(B)/owners.o
-TRACER := $(B)/tracer.o $(B)/tracemode.o
+TRACER := $(B)/tracer.o $(B)/tracemode.o $(B)/tcpiter.o
 ENGINE_OBJS := $(patsubst engine/%.c,$(B)/%.o,$(wildcard engine/*.c))
 ENGINE := $(ENGINE_OBJS) $(COMMON) $(POLLER) $(TRACER)
-SKELS := $(B)/tcpclose.skel.h $(B)/tcptrace.skel.h
+SKELS := $(B)/tcpclose.skel.h $(B)/tcptrace.skel.h $(B)/tcpiter.skel.h
 TOOLS := $(OUT)/tcptop $(OUT)/tcplife
 TESTS := $(B)/test_session $(B)/test_parser $(B)/test_poller $(B)/capture_dump $(B)/cycles
 BENCH := bench/tcpload bench/baredump bench/pollbench

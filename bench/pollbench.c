@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * CPU cost of tcpsight's poll path (dump + parse + accounting), measured
- * in-process over K polls: what tcptop pays per interval.
+ * CPU cost of tcpsight's poll path (dump streamed through the parser into
+ * the accounting core, then the interval's rows), measured in-process over
+ * K polls, the baseline included.  bench/poll-cost measures tcptop itself
+ * from outside; this is the core loop alone, for callgrind.
  *
  * usage: pollbench [-n K] [-b BUFSIZE] [-f]
  * prints: sockets N polls K user_us U sys_us S
@@ -28,9 +30,8 @@ int main(int argc, char **argv)
 	struct rusage r0, r1;
 	struct ts_poller *p;
 	struct ts_acct *acct;
-	const struct ts_dump *d = NULL;
+	const struct ts_row *rows;
 	uint32_t i;
-	size_t j;
 	int c;
 
 	while ((c = getopt(argc, argv, "n:b:f")) != -1) {
@@ -58,18 +59,17 @@ int main(int argc, char **argv)
 	}
 	getrusage(RUSAGE_SELF, &r0);
 	for (i = 0; i < polls; i++) {
-		if (ts_poller_dump(p, &d)) {
+		ts_acct_poll_begin(acct, i);
+		if (ts_poller_dump(p, ts_acct_sink, acct)) {
 			perror("pollbench: dump");
 			return 1;
 		}
-		ts_acct_poll_begin(acct, i);
-		for (j = 0; j < d->n; j++)
-			ts_acct_sample(acct, &d->v[j]);
 		ts_acct_poll_end(acct);
+		ts_acct_rows(acct, TS_SORT_ALL, &rows);
 	}
 	getrusage(RUSAGE_SELF, &r1);
-	printf("sockets %zu polls %u user_us %lld sys_us %lld retries %llu\n",
-	       d ? d->n : 0, polls, us(&r1.ru_utime) - us(&r0.ru_utime),
+	printf("sockets %llu polls %u user_us %lld sys_us %lld retries %llu\n",
+	       (unsigned long long)ts_poller_stats(p)->samples, polls, us(&r1.ru_utime) - us(&r0.ru_utime),
 	       us(&r1.ru_stime) - us(&r0.ru_stime),
 	       (unsigned long long)ts_poller_stats(p)->retries);
 	ts_acct_free(acct);

@@ -53,6 +53,25 @@ struct ts_traced {
 	__u32 pad;
 };
 
+/*
+ * Poll by BPF iterator (iter/tcp): one record per socket of the netns whose
+ * counters or state moved since the previous walk, and one per listener
+ * (state TCP_LISTEN, only tuple.lport set).
+ */
+struct ts_iter_rec {
+	__u64 cookie;
+	__u64 bytes_acked;
+	__u64 bytes_received;
+	__u64 bytes_sent;
+	__u64 bytes_retrans;
+	__u32 unacked;
+	__u32 uid;
+	__u32 inode;
+	__u8 state;
+	__u8 pad[3];
+	struct ts_tuple_key tuple;
+};
+
 /* One TCP socket entering TCP_CLOSE. */
 struct ts_close_event {
 	__u64 cookie;		/* session key: the socket cookie, or TS_SYNTH_ID | n */

@@ -91,6 +91,30 @@ int64_t ts_close_rx(const struct ts_close_event *ev)
 	return clamp0((int64_t)ev->bytes_received - fin);
 }
 
+/*
+ * The session table sees a sample only through this: one call turns the
+ * kernel's view into payload terms, so the rules live here alone.
+ */
+void ts_obs_of_sample(const struct ts_sample *s, struct ts_obs *o)
+{
+	o->acked = s->bytes_acked;
+	o->rx = ts_sample_rx(s);
+	o->fin = s->payload ? 0 : (uint8_t)state_fin_acked(s->state);
+	o->syn_rule = (int8_t)ts_sample_syn_rule(s);
+	/* A listener on the local port hints "accepted", nothing more. */
+	o->syn_guess = o->syn_rule >= 0 ? (uint8_t)o->syn_rule :
+		       !s->listener_on_lport;
+}
+
+void ts_obs_of_close(const struct ts_close_event *ev, struct ts_obs *o)
+{
+	o->acked = ev->bytes_acked;
+	o->rx = ts_close_rx(ev);
+	o->fin = !!(ev->flags & TS_CF_FIN_ACKED);
+	o->syn_guess = !!(ev->flags & TS_CF_ACTIVE);
+	o->syn_rule = (ev->flags & TS_CF_ACTIVE_KNOWN) ? (int8_t)o->syn_guess : -1;
+}
+
 static const char *const state_names[TS_MAX_STATES] = {
 	[TS_ESTABLISHED] = "ESTABLISHED",
 	[TS_SYN_SENT] = "SYN_SENT",

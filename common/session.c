@@ -3,233 +3,406 @@
  * Session table keyed by socket cookie (never reused by the kernel) and the
  * delta accounting over it.  Why the result is exact, and never counts a
  * byte twice, is argued in README.md ("Why hybrid is exact").
+ *
+ * Layout, for a dump of a million sockets at the cost of the dump itself:
+ * sessions sit in two dense arrays (hot: what every sample reads and
+ * writes; cold: addresses and owner, read only for rows and owner lookups)
+ * behind an open-addressing index of 4-byte slots.  The kernel dumps its
+ * established hash in bucket order, which stays the same from dump to dump,
+ * and the arrays are kept in that order: a sample is first compared with
+ * the session after the previous one, so a dump walks the table
+ * sequentially and the index is read only for sessions out of place.  When
+ * too many are (births land anywhere in the dump), the table is re-laid out
+ * in the last dump's order.  Interval figures live in the rows of the
+ * sessions that moved bytes, not in every session.
  */
 #define _GNU_SOURCE
 #include <stdlib.h>
 #include <string.h>
 #include "session.h"
 
-struct session {
-	uint64_t cookie;		/* 0: empty slot */
-	struct ts_tuple tuple;
-	uint8_t state;
-	uint8_t syn;			/* SYN assumed in bytes_acked */
-	bool syn_sure;
-	bool from_zero;			/* whole counters were counted */
-	bool closed;			/* close event seen: ignore later samples */
-	bool closed_now;		/* ... during this interval */
-	bool owner_tried;		/* looked up once: never again */
-	uint8_t debit;			/* overcount to take back from later bytes */
-	uint32_t missing;		/* consecutive dumps without it */
-	uint32_t seen_gen;
-	uint32_t closed_gen;
-	uint32_t pid;
-	uint32_t uid;
-	uint32_t inode;
-	char comm[TS_COMM_LEN];
-	uint64_t birth_ns;
-	uint64_t close_ns;
+#define NONE UINT32_MAX
+#define MIN_CAP 1024		/* index slots; a power of two */
+
+/* struct hot.flags */
+#define F_SYN		0x01	/* SYN assumed in bytes_acked */
+#define F_SYN_SURE	0x02
+#define F_FROM_ZERO	0x04	/* whole counters were counted */
+#define F_CLOSED	0x08	/* close event seen: ignore later samples */
+#define F_OWNER_TRIED	0x10	/* looked up once: never again */
+#define F_LAST_FIN	0x20	/* its own FIN counted in last_acked */
+
+/* Read and written by every sample: 48 bytes. */
+struct hot {
+	uint64_t cookie;
 	uint64_t last_acked;		/* raw bytes_acked at the last observation */
-	uint8_t last_fin;		/* its own FIN counted in it */
-	int64_t last_tx;		/* payload at the last observation */
-	int64_t last_rx;
-	int64_t d_tx;			/* this interval */
-	int64_t d_rx;
+	int64_t last_rx;		/* payload at the last observation */
+	uint32_t gen;			/* dump it was last seen in; closed: closing dump */
+	uint32_t row;			/* its row this interval, NONE: no row yet */
+	uint32_t inode;
+	uint32_t uid;
+	uint32_t pos;			/* place in the last dump that saw it */
+	uint8_t state;
+	uint8_t flags;
+	uint8_t debit;			/* overcount to take back from later bytes */
+	uint8_t pad;
 };
 
-struct row_vec {
+/* Read for rows and owner lookups only: 60 bytes. */
+struct cold {
+	uint32_t pid;
+	char comm[TS_COMM_LEN];
+	uint16_t lport;
+	uint16_t rport;
+	uint8_t family;
+	uint8_t laddr[16];
+	uint8_t raddr[16];
+};
+
+/* This interval's rows, and whose each is (NONE: a session not in the table). */
+struct rows {
 	struct ts_row *v;
+	size_t cap;			/* of v */
+	uint32_t *sess;
+	size_t sess_cap;
 	size_t n;
-	size_t cap;
 };
 
 struct ts_acct {
-	struct session *slots;
-	size_t cap;			/* power of two */
-	size_t used;
+	struct hot *hot;
+	struct cold *cold;
+	uint32_t n;			/* sessions */
+	uint32_t cap;			/* of hot and cold */
+	uint32_t *index;		/* session + 1; 0: empty */
+	uint32_t icap;			/* power of two */
 	bool hybrid;
 	unsigned int grace;
 	bool have_baseline;
 	uint32_t gen;
 	uint64_t baseline_ns;
-	struct row_vec extra;		/* closed sessions with no table entry */
-	struct row_vec rows;
-	uint64_t *doomed;		/* scratch for deletions */
-	size_t doomed_cap;
+	uint32_t cursor;		/* where the next sample is expected */
+	uint32_t resume;		/* where to go back to after a jump */
+	uint32_t dump_pos;		/* samples taken this dump */
+	uint32_t jumps;			/* ... that were out of place */
+	uint32_t maybe_unowned;		/* 0: no session waits for an owner */
+	struct rows pend;		/* built this interval */
+	struct ts_row *out;		/* handed out by ts_acct_rows */
+	size_t out_cap;
 	struct ts_acct_stats stats;
+	uint64_t lookups;
+	uint64_t reorders;
 };
 
-#define MIN_CAP 1024
+struct ts_sample *ts_batch_push(struct ts_batch *b)
+{
+	if (b->n == b->cap) {
+		size_t ncap = b->cap ? b->cap * 2 : 1024;
+		struct ts_sample *nv = realloc(b->v, ncap * sizeof(*nv));
 
-static size_t slot_of(const struct ts_acct *acct, uint64_t cookie)
+		if (!nv)
+			return NULL;
+		b->v = nv;
+		b->cap = ncap;
+	}
+	return &b->v[b->n++];
+}
+
+void ts_batch_reset(struct ts_batch *b)
+{
+	b->n = 0;
+}
+
+void ts_batch_free(struct ts_batch *b)
+{
+	free(b->v);
+	memset(b, 0, sizeof(*b));
+}
+
+static uint32_t home_of(uint64_t cookie, uint32_t icap)
 {
 	/* Cookies are sequential: mix them so neighbours spread out. */
 	cookie ^= cookie >> 33;
 	cookie *= 0xff51afd7ed558ccdULL;
 	cookie ^= cookie >> 33;
-	return cookie & (acct->cap - 1);
+	return (uint32_t)(cookie & (icap - 1));
 }
 
-static struct session *find(struct ts_acct *acct, uint64_t cookie)
+/* The index slot that holds session @i, or the empty slot @cookie would take. */
+static uint32_t slot_of(const struct ts_acct *a, uint64_t cookie)
 {
-	size_t i = slot_of(acct, cookie);
+	uint32_t mask = a->icap - 1, j = home_of(cookie, a->icap);
 
-	while (acct->slots[i].cookie) {
-		if (acct->slots[i].cookie == cookie)
-			return &acct->slots[i];
-		i = (i + 1) & (acct->cap - 1);
-	}
-	return NULL;
+	while (a->index[j] && a->hot[a->index[j] - 1].cookie != cookie)
+		j = (j + 1) & mask;
+	return j;
 }
 
-static struct session *insert_slot(struct session *slots, size_t cap,
-				   size_t home)
+static uint32_t find(const struct ts_acct *a, uint64_t cookie)
 {
-	size_t i = home;
+	uint32_t v = a->index[slot_of(a, cookie)];
 
-	while (slots[i].cookie)
-		i = (i + 1) & (cap - 1);
-	return &slots[i];
+	return v ? v - 1 : NONE;
 }
 
-static bool grow(struct ts_acct *acct)
+static void index_put(uint32_t *index, uint32_t icap, uint64_t cookie,
+		      uint32_t i)
 {
-	size_t ncap = acct->cap * 2;
-	struct session *ns = calloc(ncap, sizeof(*ns));
-	struct session *old = acct->slots;
-	size_t ocap = acct->cap;
-	size_t i;
+	uint32_t j = home_of(cookie, icap);
 
-	if (!ns)
+	while (index[j])
+		j = (j + 1) & (icap - 1);
+	index[j] = i + 1;
+}
+
+static void index_fill(uint32_t *ni, uint32_t icap, const struct ts_acct *a)
+{
+	uint32_t i;
+
+	for (i = 0; i < a->n; i++)
+		index_put(ni, icap, a->hot[i].cookie, i);
+}
+
+static bool index_build(struct ts_acct *a, uint32_t icap)
+{
+	uint32_t *ni = calloc(icap, sizeof(*ni));
+
+	if (!ni)
 		return false;
-	acct->slots = ns;
-	acct->cap = ncap;
-	for (i = 0; i < ocap; i++) {
-		if (!old[i].cookie)
-			continue;
-		*insert_slot(ns, ncap, slot_of(acct, old[i].cookie)) = old[i];
-	}
-	free(old);
+	index_fill(ni, icap, a);
+	free(a->index);
+	a->index = ni;
+	a->icap = icap;
 	return true;
 }
 
-static struct session *add(struct ts_acct *acct, uint64_t cookie)
+/* Backward-shift deletion: no tombstones, so probes stay short forever. */
+static void index_del(struct ts_acct *a, uint32_t j)
 {
-	struct session *s;
-
-	/* Keep the load under 1/2: probes stay short. */
-	if ((acct->used + 1) * 2 > acct->cap && !grow(acct)) {
-		acct->stats.oom++;
-		return NULL;
-	}
-	s = insert_slot(acct->slots, acct->cap, slot_of(acct, cookie));
-	memset(s, 0, sizeof(*s));
-	s->cookie = cookie;
-	acct->used++;
-	acct->stats.sessions = acct->used;
-	return s;
-}
-
-/* Backward-shift deletion: no tombstones, so lookups stay short forever. */
-static void del(struct ts_acct *acct, struct session *s)
-{
-	size_t mask = acct->cap - 1;
-	size_t i = s - acct->slots;
-	size_t j = i;
+	uint32_t mask = a->icap - 1, i = j;
 
 	for (;;) {
-		size_t home;
+		uint32_t home;
 
 		j = (j + 1) & mask;
-		if (!acct->slots[j].cookie)
+		if (!a->index[j])
 			break;
-		home = slot_of(acct, acct->slots[j].cookie);
+		home = home_of(a->hot[a->index[j] - 1].cookie, a->icap);
 		/* Move j back to i unless its home lies in (i, j]. */
 		if (i <= j ? (i < home && home <= j) : (i < home || home <= j))
 			continue;
-		acct->slots[i] = acct->slots[j];
+		a->index[i] = a->index[j];
 		i = j;
 	}
-	acct->slots[i].cookie = 0;
-	acct->used--;
-	acct->stats.sessions = acct->used;
+	a->index[i] = 0;
+}
+
+static bool arrays_grow(struct ts_acct *a)
+{
+	uint32_t ncap = a->cap ? a->cap * 2 : MIN_CAP / 2;
+	struct hot *nh;
+	struct cold *nc;
+
+	if (a->cap >= NONE / 2)
+		return false;
+	nh = realloc(a->hot, (size_t)ncap * sizeof(*nh));
+	if (!nh)
+		return false;
+	a->hot = nh;
+	nc = realloc(a->cold, (size_t)ncap * sizeof(*nc));
+	if (!nc)
+		return false;
+	a->cold = nc;
+	a->cap = ncap;
+	return true;
+}
+
+static void count_state(struct ts_acct *a)
+{
+	a->stats.sessions = a->n;
+}
+
+static uint32_t add(struct ts_acct *a, uint64_t cookie)
+{
+	uint32_t i = a->n;
+
+	/* Keep the index under half full: probes stay short. */
+	if (((a->n + 1) * 2 > a->icap && !index_build(a, a->icap * 2)) ||
+	    (a->n == a->cap && !arrays_grow(a))) {
+		a->stats.oom++;
+		return NONE;
+	}
+	memset(&a->hot[i], 0, sizeof(a->hot[i]));
+	memset(&a->cold[i], 0, sizeof(a->cold[i]));
+	a->hot[i].cookie = cookie;
+	a->hot[i].row = NONE;
+	a->n++;
+	index_put(a->index, a->icap, cookie, i);
+	count_state(a);
+	return i;
+}
+
+/* The last session takes the place of @i: the arrays stay dense. */
+static void del(struct ts_acct *a, uint32_t i)
+{
+	uint32_t last = a->n - 1;
+
+	if (a->hot[i].row != NONE)
+		a->pend.sess[a->hot[i].row] = NONE;
+	index_del(a, slot_of(a, a->hot[i].cookie));
+	if (i != last) {
+		a->index[slot_of(a, a->hot[last].cookie)] = i + 1;
+		a->hot[i] = a->hot[last];
+		a->cold[i] = a->cold[last];
+		if (a->hot[i].row != NONE)
+			a->pend.sess[a->hot[i].row] = i;
+	}
+	a->n--;
+	count_state(a);
 }
 
 struct ts_acct *ts_acct_new(bool hybrid, unsigned int grace)
 {
-	struct ts_acct *acct = calloc(1, sizeof(*acct));
+	struct ts_acct *a = calloc(1, sizeof(*a));
 
-	if (!acct)
+	if (!a)
 		return NULL;
-	acct->cap = MIN_CAP;
-	acct->slots = calloc(acct->cap, sizeof(*acct->slots));
-	if (!acct->slots) {
-		free(acct);
+	a->icap = MIN_CAP;
+	a->index = calloc(a->icap, sizeof(*a->index));
+	if (!a->index || !arrays_grow(a)) {
+		ts_acct_free(a);
 		return NULL;
 	}
-	acct->hybrid = hybrid;
-	acct->grace = grace;
-	return acct;
+	a->hybrid = hybrid;
+	a->grace = grace;
+	a->resume = NONE;
+	count_state(a);
+	return a;
 }
 
-void ts_acct_free(struct ts_acct *acct)
+void ts_acct_free(struct ts_acct *a)
 {
-	if (!acct)
+	if (!a)
 		return;
-	free(acct->slots);
-	free(acct->extra.v);
-	free(acct->rows.v);
-	free(acct->doomed);
-	free(acct);
+	free(a->hot);
+	free(a->cold);
+	free(a->index);
+	free(a->pend.v);
+	free(a->pend.sess);
+	free(a->out);
+	free(a);
 }
 
-static struct ts_row *row_push(struct ts_acct *acct, struct row_vec *rv)
+static struct ts_row *row_push(struct ts_acct *a, uint32_t sess)
 {
-	if (rv->n == rv->cap) {
-		size_t ncap = rv->cap ? rv->cap * 2 : 256;
-		struct ts_row *nv = realloc(rv->v, ncap * sizeof(*nv));
+	struct rows *p = &a->pend;
 
-		if (!nv) {
-			acct->stats.oom++;
-			return NULL;
-		}
-		rv->v = nv;
-		rv->cap = ncap;
+	if (p->n == p->cap) {
+		size_t ncap = p->cap ? p->cap * 2 : 256;
+		struct ts_row *nv = realloc(p->v, ncap * sizeof(*nv));
+
+		if (!nv)
+			goto oom;
+		p->v = nv;
+		p->cap = ncap;
 	}
-	memset(&rv->v[rv->n], 0, sizeof(rv->v[0]));
-	return &rv->v[rv->n++];
+	if (p->n == p->sess_cap) {
+		size_t ncap = p->sess_cap ? p->sess_cap * 2 : 256;
+		uint32_t *ns = realloc(p->sess, ncap * sizeof(*ns));
+
+		if (!ns)
+			goto oom;
+		p->sess = ns;
+		p->sess_cap = ncap;
+	}
+	memset(&p->v[p->n], 0, sizeof(p->v[0]));
+	p->sess[p->n] = sess;
+	return &p->v[p->n++];
+oom:
+	a->stats.oom++;
+	return NULL;
 }
 
-void ts_acct_poll_begin(struct ts_acct *acct, uint64_t now_ns)
+/* Session @i's row of this interval, made on its first byte. */
+static struct ts_row *row_of(struct ts_acct *a, uint32_t i)
 {
-	acct->gen++;
-	if (!acct->have_baseline)
-		acct->baseline_ns = now_ns;
+	struct hot *h = &a->hot[i];
+	struct ts_row *r;
+
+	if (h->row != NONE)
+		return &a->pend.v[h->row];
+	r = row_push(a, i);
+	if (r)
+		h->row = (uint32_t)(a->pend.n - 1);
+	return r;
 }
 
-bool ts_acct_has_baseline(const struct ts_acct *acct)
+static void credit(struct ts_acct *a, uint32_t i, int64_t tx, int64_t rx)
 {
-	return acct->have_baseline;
+	struct ts_row *r;
+
+	if (!tx && !rx)
+		return;
+	r = row_of(a, i);
+	if (!r)
+		return;
+	r->tx += tx;
+	r->rx += rx;
+}
+
+static bool owes_bytes(const struct ts_acct *a, const struct hot *h)
+{
+	return h->row != NONE && (a->pend.v[h->row].tx || a->pend.v[h->row].rx);
+}
+
+void ts_acct_poll_begin(struct ts_acct *a, uint64_t now_ns)
+{
+	a->gen++;
+	a->cursor = 0;
+	a->resume = NONE;
+	a->dump_pos = 0;
+	a->jumps = 0;
+	if (!a->have_baseline)
+		a->baseline_ns = now_ns;
+}
+
+bool ts_acct_has_baseline(const struct ts_acct *a)
+{
+	return a->have_baseline;
+}
+
+static int syn_of(const struct hot *h)
+{
+	return !!(h->flags & F_SYN);
+}
+
+static int64_t last_tx(const struct hot *h)
+{
+	return ts_payload_tx(h->last_acked, syn_of(h), !!(h->flags & F_LAST_FIN));
+}
+
+static void set_flag(struct hot *h, uint8_t flag, bool on)
+{
+	h->flags = on ? h->flags | flag : h->flags & ~flag;
 }
 
 /* Counters only grow; a smaller value would mean mismatched corrections. */
-static void account(int64_t *last, int64_t *delta, int64_t now)
+static void account(struct ts_acct *a, uint32_t i, const struct ts_obs *o)
 {
-	if (now <= *last)
-		return;
-	*delta += now - *last;
-	*last = now;
-}
+	struct hot *h = &a->hot[i];
+	int64_t old = last_tx(h);
+	int64_t now = ts_payload_tx(o->acked, syn_of(h), o->fin);
+	int64_t dtx = 0, drx = 0;
 
-static void account_tx(struct session *s, uint64_t acked, int fin)
-{
-	int64_t now = ts_payload_tx(acked, s->syn, fin);
-
-	if (now < s->last_tx)
-		return;
-	s->last_acked = acked;
-	s->last_fin = (uint8_t)fin;
-	account(&s->last_tx, &s->d_tx, now);
+	if (now >= old) {
+		h->last_acked = o->acked;
+		set_flag(h, F_LAST_FIN, o->fin);
+		dtx = now - old;
+	}
+	if (o->rx > h->last_rx) {
+		drx = o->rx - h->last_rx;
+		h->last_rx = o->rx;
+	}
+	credit(a, i, dtx, drx);
 }
 
 /*
@@ -239,33 +412,38 @@ static void account_tx(struct session *s, uint64_t acked, int fin)
  * added now, a byte counted too many is taken back from later bytes, so no
  * interval ever shows a negative figure.
  */
-static void settle_syn(struct ts_acct *acct, struct session *s, int syn)
+static void settle_syn(struct ts_acct *a, uint32_t i, int syn)
 {
-	int64_t old = s->last_tx, diff;
+	struct hot *h = &a->hot[i];
+	int64_t old = last_tx(h), diff;
 
-	s->syn_sure = true;
-	if (syn == s->syn)
+	h->flags |= F_SYN_SURE;
+	if (syn == syn_of(h))
 		return;
-	s->syn = (uint8_t)syn;
-	s->last_tx = ts_payload_tx(s->last_acked, syn, s->last_fin);
-	diff = s->last_tx - old;
-	if (!s->from_zero || !diff)
+	set_flag(h, F_SYN, syn);
+	diff = last_tx(h) - old;
+	if (!(h->flags & F_FROM_ZERO) || !diff)
 		return;
-	acct->stats.syn_fixed++;
+	a->stats.syn_fixed++;
 	if (diff > 0)
-		s->d_tx += diff;
+		credit(a, i, diff, 0);
 	else
-		s->debit += (uint8_t)-diff;
+		h->debit += (uint8_t)-diff;
 }
 
-static void pay_debit(struct session *s)
+static void pay_debit(struct ts_acct *a, struct hot *h)
 {
-	int64_t pay = s->debit < s->d_tx ? s->debit : s->d_tx;
+	struct ts_row *r;
+	int64_t pay;
 
+	if (!h->debit || h->row == NONE)
+		return;
+	r = &a->pend.v[h->row];
+	pay = h->debit < r->tx ? h->debit : r->tx;
 	if (pay <= 0)
 		return;
-	s->d_tx -= pay;
-	s->debit -= (uint8_t)pay;
+	r->tx -= pay;
+	h->debit -= (uint8_t)pay;
 }
 
 static bool state_is_sampled(uint8_t state)
@@ -284,139 +462,251 @@ static bool state_is_sampled(uint8_t state)
 	return false;
 }
 
-static void sample_new(struct ts_acct *acct, const struct ts_sample *smp)
+static void set_tuple(struct cold *c, const struct ts_tuple *t)
 {
-	struct session *s = add(acct, smp->cookie);
-	int syn = ts_sample_syn_rule(smp);
-
-	if (!s)
-		return;
-	s->tuple = smp->tuple;
-	s->uid = smp->uid;
-	s->inode = smp->inode;
-	if (smp->pid) {
-		s->pid = smp->pid;
-		memcpy(s->comm, smp->comm, TS_COMM_LEN);
-		s->comm[TS_COMM_LEN - 1] = '\0';
-		s->owner_tried = true;
-	}
-	s->syn_sure = syn >= 0;
-	s->syn = syn >= 0 ? (uint8_t)syn : !smp->listener_on_lport;
-	s->from_zero = acct->have_baseline;
-	if (s->from_zero) {
-		acct->stats.born++;
-		if (!s->syn_sure)
-			acct->stats.syn_guessed++;
-	}
-	s->state = smp->state;
-	s->seen_gen = acct->gen;
-	s->last_acked = smp->bytes_acked;
-	s->last_fin = smp->payload ? 0 : ts_sample_fin_acked(smp);
-	s->last_tx = ts_sample_tx(smp, s->syn);
-	s->last_rx = ts_sample_rx(smp);
-	if (s->from_zero) {
-		s->d_tx = s->last_tx;
-		s->d_rx = s->last_rx;
-	}
+	c->family = (uint8_t)t->family;
+	c->lport = t->lport;
+	c->rport = t->rport;
+	memcpy(c->laddr, t->laddr, 16);
+	memcpy(c->raddr, t->raddr, 16);
 }
 
-void ts_acct_sample(struct ts_acct *acct, const struct ts_sample *smp)
+static void get_tuple(struct ts_tuple *t, const struct cold *c)
 {
-	struct session *s;
-	int syn;
+	t->family = c->family;
+	t->lport = c->lport;
+	t->rport = c->rport;
+	memcpy(t->laddr, c->laddr, 16);
+	memcpy(t->raddr, c->raddr, 16);
+}
+
+static void set_comm(struct cold *c, uint32_t pid, const char *comm)
+{
+	c->pid = pid;
+	memcpy(c->comm, comm, TS_COMM_LEN);
+	c->comm[TS_COMM_LEN - 1] = '\0';
+}
+
+static void sample_new(struct ts_acct *a, const struct ts_sample *smp,
+		       const struct ts_obs *o)
+{
+	uint32_t i = add(a, smp->cookie);
+	struct hot *h;
+
+	if (i == NONE)
+		return;
+	h = &a->hot[i];
+	set_tuple(&a->cold[i], &smp->tuple);
+	h->uid = smp->uid;
+	h->inode = smp->inode;
+	if (smp->pid) {
+		set_comm(&a->cold[i], smp->pid, smp->comm);
+		h->flags |= F_OWNER_TRIED;
+	} else {
+		a->maybe_unowned++;
+	}
+	set_flag(h, F_SYN_SURE, o->syn_rule >= 0);
+	set_flag(h, F_SYN, o->syn_guess);
+	set_flag(h, F_FROM_ZERO, a->have_baseline);
+	if (a->have_baseline) {
+		a->stats.born++;
+		if (o->syn_rule < 0)
+			a->stats.syn_guessed++;
+	}
+	h->state = smp->state;
+	h->gen = a->gen;
+	h->pos = a->dump_pos++;
+	h->last_acked = o->acked;
+	set_flag(h, F_LAST_FIN, o->fin);
+	h->last_rx = o->rx;
+	if (a->have_baseline)
+		credit(a, i, last_tx(h), h->last_rx);
+}
+
+/*
+ * Dump order is stable, so the session after the last one found is the
+ * likely next; after a jump (a session out of place), the place jumped from.
+ */
+static uint32_t locate(struct ts_acct *a, uint64_t cookie)
+{
+	uint32_t i = a->cursor;
+
+	if (i < a->n && a->hot[i].cookie == cookie)
+		goto found;
+	i = a->resume;
+	if (i < a->n && a->hot[i].cookie == cookie)
+		goto found;
+	a->lookups++;
+	i = find(a, cookie);
+	if (i == NONE)
+		return NONE;
+	a->jumps++;
+	a->resume = a->cursor;
+found:
+	a->cursor = i + 1;
+	return i;
+}
+
+void ts_acct_sample(struct ts_acct *a, const struct ts_sample *smp)
+{
+	struct ts_obs o;
+	struct hot *h;
+	uint32_t i;
 
 	if (!smp->cookie || !state_is_sampled(smp->state))
 		return;
-	s = find(acct, smp->cookie);
-	if (!s) {
-		sample_new(acct, smp);
+	ts_obs_of_sample(smp, &o);
+	i = locate(a, smp->cookie);
+	if (i == NONE) {
+		sample_new(a, smp, &o);
 		return;
 	}
-	if (s->closed) {
-		acct->stats.late_samples++;
+	h = &a->hot[i];
+	if (h->flags & F_CLOSED) {
+		a->stats.late_samples++;
 		return;
 	}
-	syn = s->syn_sure ? -1 : ts_sample_syn_rule(smp);
-	if (syn >= 0)
-		settle_syn(acct, s, syn);
-	if (smp->payload)
-		account(&s->last_tx, &s->d_tx, ts_sample_tx(smp, 0));
-	else
-		account_tx(s, smp->bytes_acked, ts_sample_fin_acked(smp));
-	account(&s->last_rx, &s->d_rx, ts_sample_rx(smp));
-	pay_debit(s);
-	s->state = smp->state;
-	s->seen_gen = acct->gen;
-	s->missing = 0;
-	if (smp->inode && smp->inode != s->inode) {
-		s->inode = smp->inode;
-		s->pid = 0;
-		s->owner_tried = false;
+	if (!(h->flags & F_SYN_SURE) && o.syn_rule >= 0)
+		settle_syn(a, i, o.syn_rule);
+	account(a, i, &o);
+	pay_debit(a, h);
+	h->state = smp->state;
+	h->gen = a->gen;
+	h->pos = a->dump_pos++;
+	if (smp->inode && smp->inode != h->inode) {
+		h->inode = smp->inode;
+		a->cold[i].pid = 0;
+		h->flags &= ~F_OWNER_TRIED;
+		a->maybe_unowned++;
 	}
 }
 
-static bool doom(struct ts_acct *acct, size_t *n, uint64_t cookie)
+void ts_acct_sink(const struct ts_sample *s, void *acct)
 {
-	if (*n == acct->doomed_cap) {
-		size_t ncap = acct->doomed_cap ? acct->doomed_cap * 2 : 256;
-		uint64_t *nd = realloc(acct->doomed, ncap * sizeof(*nd));
-
-		if (!nd) {
-			acct->stats.oom++;
-			return false;
-		}
-		acct->doomed = nd;
-		acct->doomed_cap = ncap;
-	}
-	acct->doomed[(*n)++] = cookie;
-	return true;
+	ts_acct_sample(acct, s);
 }
 
 /* Whether a session is done with: deleted at the end of this dump. */
-static bool expired(struct ts_acct *acct, struct session *s)
+static bool expired(struct ts_acct *a, const struct hot *h)
 {
-	if (s->closed)
-		return s->closed_gen < acct->gen && !s->closed_now;
-	if (s->seen_gen == acct->gen)
+	if (h->flags & F_CLOSED)
+		return h->gen < a->gen && h->row == NONE;
+	if (h->gen == a->gen)
 		return false;
-	s->missing++;
 	/* Bytes it moved this interval are still owed to a row. */
-	if (s->d_tx || s->d_rx)
+	if (owes_bytes(a, h))
 		return false;
-	if (acct->hybrid && s->missing <= acct->grace)
+	if (a->hybrid && a->gen - h->gen <= a->grace)
 		return false;
-	if (acct->hybrid)
-		acct->stats.retired_unclosed++;
+	if (a->hybrid)
+		a->stats.retired_unclosed++;
 	return true;
 }
 
-void ts_acct_poll_end(struct ts_acct *acct)
+static bool seen_now(const struct ts_acct *a, const struct hot *h)
 {
-	size_t i, n = 0;
-
-	for (i = 0; i < acct->cap; i++) {
-		struct session *s = &acct->slots[i];
-
-		if (s->cookie && expired(acct, s) && !doom(acct, &n, s->cookie))
-			break;
-	}
-	/* Deleting shifts entries, so delete only after the walk. */
-	for (i = 0; i < n; i++) {
-		struct session *s = find(acct, acct->doomed[i]);
-
-		if (s)
-			del(acct, s);
-	}
-	acct->have_baseline = true;
+	return h->gen == a->gen && !(h->flags & F_CLOSED);
 }
 
-static void close_owner(struct session *s, const struct ts_close_event *ev)
+static void swap_sessions(struct ts_acct *a, uint32_t i, uint32_t j)
 {
-	if (s->pid || !(ev->flags & TS_CF_OWNER))
+	struct hot h = a->hot[i];
+	struct cold c = a->cold[i];
+
+	a->hot[i] = a->hot[j];
+	a->cold[i] = a->cold[j];
+	a->hot[j] = h;
+	a->cold[j] = c;
+}
+
+/*
+ * Lays the arrays out in this dump's order (sessions it did not list go
+ * last), then rebuilds the index and the rows' links.  O(n), and rare.
+ */
+static void reorder(struct ts_acct *a)
+{
+	uint32_t *at = calloc(a->dump_pos ? a->dump_pos : 1, sizeof(*at));
+	uint32_t *dest = malloc((size_t)a->n * sizeof(*dest) + 1);
+	uint32_t i, k = 0;
+
+	if (!at || !dest)
+		goto out;
+	for (i = 0; i < a->n; i++)
+		if (seen_now(a, &a->hot[i]) && a->hot[i].pos < a->dump_pos)
+			at[a->hot[i].pos] = i + 1;
+	for (i = 0; i < a->dump_pos; i++)
+		if (at[i])
+			dest[at[i] - 1] = k++;
+	for (i = 0; i < a->n; i++)
+		if (!seen_now(a, &a->hot[i]) || a->hot[i].pos >= a->dump_pos ||
+		    at[a->hot[i].pos] != i + 1)
+			dest[i] = k++;
+	/* Follow each cycle of the permutation, one swap per session. */
+	for (i = 0; i < a->n; i++) {
+		while (dest[i] != i) {
+			uint32_t j = dest[i];
+
+			swap_sessions(a, i, j);
+			dest[i] = dest[j];
+			dest[j] = j;
+		}
+	}
+	/* Rebuilt in place: past the permutation nothing may fail. */
+	memset(a->index, 0, (size_t)a->icap * sizeof(*a->index));
+	index_fill(a->index, a->icap, a);
+	for (i = 0; i < a->n; i++)
+		if (a->hot[i].row != NONE)
+			a->pend.sess[a->hot[i].row] = i;
+	a->reorders++;
+out:
+	if (!at || !dest)
+		a->stats.oom++;
+	free(at);
+	free(dest);
+}
+
+void ts_acct_poll_end(struct ts_acct *a)
+{
+	uint32_t i = 0;
+
+	/* A deleted session's place takes the last one: look at it again. */
+	while (i < a->n) {
+		if (expired(a, &a->hot[i]))
+			del(a, i);
+		else
+			i++;
+	}
+	if (a->jumps > 32 + a->n / 16)
+		reorder(a);
+	a->have_baseline = true;
+}
+
+void ts_acct_poll_end_at(struct ts_acct *a, uint64_t now_ns)
+{
+	if (!a->have_baseline)
+		a->baseline_ns = now_ns;
+	ts_acct_poll_end(a);
+}
+
+void ts_acct_poll_end_partial(struct ts_acct *a, uint64_t now_ns)
+{
+	uint32_t i;
+
+	/* Not listed: unchanged.  As if listed, so it is not aged. */
+	for (i = 0; i < a->n; i++)
+		if (!(a->hot[i].flags & F_CLOSED))
+			a->hot[i].gen = a->gen;
+	/* The listed ones are few and out of place: no re-layout for them. */
+	a->jumps = 0;
+	ts_acct_poll_end_at(a, now_ns);
+}
+
+static void close_owner(struct ts_acct *a, uint32_t i,
+			const struct ts_close_event *ev)
+{
+	if (a->cold[i].pid || !(ev->flags & TS_CF_OWNER))
 		return;
-	s->pid = ev->pid;
-	memcpy(s->comm, ev->comm, TS_COMM_LEN);
-	s->comm[TS_COMM_LEN - 1] = '\0';
+	set_comm(&a->cold[i], ev->pid, ev->comm);
 }
 
 static void tuple_of_event(struct ts_tuple *t, const struct ts_close_event *ev)
@@ -430,69 +720,55 @@ static void tuple_of_event(struct ts_tuple *t, const struct ts_close_event *ev)
 	t->cgroup = ev->cgroup_id;
 }
 
-static void close_row(struct ts_acct *acct, const struct ts_close_event *ev,
-		      int syn);
-static void close_owner(struct session *s, const struct ts_close_event *ev);
-static void tuple_of_event(struct ts_tuple *t, const struct ts_close_event *ev);
-
-static void fill_closed(struct session *s, const struct ts_close_event *ev)
+/* The row of a closing session always exists: it carries the times. */
+static void close_times(struct ts_acct *a, uint32_t i,
+			const struct ts_close_event *ev)
 {
-	tuple_of_event(&s->tuple, ev);
-	s->state = TS_CLOSE;
-	s->closed = true;
-	s->closed_now = true;
-	s->from_zero = true;
-	s->syn = !!(ev->flags & TS_CF_ACTIVE);
-	s->syn_sure = !!(ev->flags & TS_CF_ACTIVE_KNOWN);
-	s->d_tx = s->last_tx = ts_close_tx(ev, s->syn);
-	s->d_rx = s->last_rx = ts_close_rx(ev);
-	s->last_acked = ev->bytes_acked;
-	s->last_fin = !!(ev->flags & TS_CF_FIN_ACKED);
-	s->birth_ns = ev->birth_ns;
-	s->close_ns = ev->close_ns;
-	s->owner_tried = true;
-	close_owner(s, ev);
-}
-
-/*
- * A session the poller never saw: all its bytes belong to this run.  It
- * stays in the table, closed, so a dump that raced its close and still
- * lists it cannot count it again.
- */
-static void close_unseen(struct ts_acct *acct, const struct ts_close_event *ev)
-{
-	struct session *s;
-
-	/* Alive before the baseline and gone before it: not ours to count. */
-	if (!ev->birth_ns && (!acct->gen || ev->close_ns < acct->baseline_ns)) {
-		acct->stats.closed_prebaseline++;
-		return;
-	}
-	if (!(ev->flags & TS_CF_ACTIVE_KNOWN))
-		acct->stats.syn_guessed++;
-	acct->stats.closed_unseen++;
-	s = ev->cookie ? add(acct, ev->cookie) : NULL;
-	if (s) {
-		fill_closed(s, ev);
-		s->closed_gen = acct->gen;
-		return;
-	}
-	close_row(acct, ev, !!(ev->flags & TS_CF_ACTIVE));
-}
-
-static void close_row(struct ts_acct *acct, const struct ts_close_event *ev,
-		      int syn)
-{
-	struct ts_row *r = row_push(acct, &acct->extra);
+	struct ts_row *r = row_of(a, i);
 
 	if (!r)
 		return;
+	r->birth_ns = ev->birth_ns;
+	r->close_ns = ev->close_ns;
+}
+
+static void fill_closed(struct ts_acct *a, uint32_t i,
+			const struct ts_close_event *ev)
+{
+	struct hot *h = &a->hot[i];
+	struct ts_tuple t;
+	struct ts_obs o;
+
+	ts_obs_of_close(ev, &o);
+	tuple_of_event(&t, ev);
+	set_tuple(&a->cold[i], &t);
+	h->state = TS_CLOSE;
+	h->flags = F_CLOSED | F_FROM_ZERO | F_OWNER_TRIED;
+	set_flag(h, F_SYN, o.syn_guess);
+	set_flag(h, F_SYN_SURE, o.syn_rule >= 0);
+	h->last_acked = o.acked;
+	set_flag(h, F_LAST_FIN, o.fin);
+	h->last_rx = o.rx;
+	h->gen = a->gen;
+	close_owner(a, i, ev);
+	close_times(a, i, ev);
+	credit(a, i, last_tx(h), h->last_rx);
+}
+
+static void close_row(struct ts_acct *a, const struct ts_close_event *ev)
+{
+	struct ts_row *r = row_push(a, NONE);
+	struct ts_obs o;
+
+	if (!r)
+		return;
+	ts_obs_of_close(ev, &o);
 	r->cookie = ev->cookie;
 	tuple_of_event(&r->tuple, ev);
 	r->state = TS_CLOSE;
 	r->closed = true;
-	r->tx = ts_close_tx(ev, syn);
-	r->rx = ts_close_rx(ev);
+	r->tx = ts_payload_tx(o.acked, o.syn_guess, o.fin);
+	r->rx = o.rx;
 	if (ev->flags & TS_CF_OWNER) {
 		r->pid = ev->pid;
 		memcpy(r->comm, ev->comm, TS_COMM_LEN);
@@ -502,75 +778,110 @@ static void close_row(struct ts_acct *acct, const struct ts_close_event *ev,
 	r->close_ns = ev->close_ns;
 }
 
-void ts_acct_close(struct ts_acct *acct, const struct ts_close_event *ev)
+/*
+ * A session the poller never saw: all its bytes belong to this run.  It
+ * stays in the table, closed, so a dump that raced its close and still
+ * lists it cannot count it again.
+ */
+static void close_unseen(struct ts_acct *a, const struct ts_close_event *ev)
 {
-	struct session *s = ev->cookie ? find(acct, ev->cookie) : NULL;
+	uint32_t i;
 
-	if (!s) {
-		close_unseen(acct, ev);
+	/* Alive before the baseline and gone before it: not ours to count. */
+	if (!ev->birth_ns && (!a->gen || ev->close_ns < a->baseline_ns)) {
+		a->stats.closed_prebaseline++;
 		return;
 	}
-	if (s->closed) {
-		acct->stats.late_samples++;
-		return;
-	}
-	if (!s->syn_sure && (ev->flags & TS_CF_ACTIVE_KNOWN))
-		settle_syn(acct, s, !!(ev->flags & TS_CF_ACTIVE));
-	account_tx(s, ev->bytes_acked, !!(ev->flags & TS_CF_FIN_ACKED));
-	account(&s->last_rx, &s->d_rx, ts_close_rx(ev));
-	pay_debit(s);
-	close_owner(s, ev);
-	s->state = TS_CLOSE;
-	s->closed = true;
-	s->closed_now = true;
-	s->closed_gen = acct->gen;
-	if (ev->birth_ns)
-		s->birth_ns = ev->birth_ns;
-	s->close_ns = ev->close_ns;
-	acct->stats.closed_seen++;
+	if (!(ev->flags & TS_CF_ACTIVE_KNOWN))
+		a->stats.syn_guessed++;
+	a->stats.closed_unseen++;
+	i = ev->cookie ? add(a, ev->cookie) : NONE;
+	if (i != NONE)
+		fill_closed(a, i, ev);
+	else
+		close_row(a, ev);
 }
 
-void ts_acct_set_owner(struct ts_acct *acct, uint64_t cookie, uint32_t pid,
+void ts_acct_close(struct ts_acct *a, const struct ts_close_event *ev)
+{
+	uint32_t i = ev->cookie ? find(a, ev->cookie) : NONE;
+	struct ts_obs o;
+	struct hot *h;
+
+	if (i == NONE) {
+		close_unseen(a, ev);
+		return;
+	}
+	h = &a->hot[i];
+	if (h->flags & F_CLOSED) {
+		a->stats.late_samples++;
+		return;
+	}
+	ts_obs_of_close(ev, &o);
+	if (!(h->flags & F_SYN_SURE) && o.syn_rule >= 0)
+		settle_syn(a, i, o.syn_rule);
+	account(a, i, &o);
+	pay_debit(a, h);
+	close_owner(a, i, ev);
+	h->state = TS_CLOSE;
+	h->flags |= F_CLOSED;
+	h->gen = a->gen;
+	close_times(a, i, ev);
+	a->stats.closed_seen++;
+}
+
+void ts_acct_set_owner(struct ts_acct *a, uint64_t cookie, uint32_t pid,
 		       const char *comm)
 {
-	struct session *s = find(acct, cookie);
+	uint32_t i = cookie ? find(a, cookie) : NONE;
+	char name[TS_COMM_LEN] = "";
 
-	if (!s)
+	if (i == NONE)
 		return;
-	s->owner_tried = true;
+	a->hot[i].flags |= F_OWNER_TRIED;
 	if (!pid)
 		return;
-	s->pid = pid;
-	strncpy(s->comm, comm ? comm : "", TS_COMM_LEN - 1);
-	s->comm[TS_COMM_LEN - 1] = '\0';
+	strncpy(name, comm ? comm : "", TS_COMM_LEN - 1);
+	set_comm(&a->cold[i], pid, name);
 }
 
-void ts_acct_foreach_unowned(struct ts_acct *acct, ts_unowned_fn fn, void *arg)
+static bool unowned(const struct hot *h)
 {
-	size_t i;
+	return !(h->flags & (F_OWNER_TRIED | F_CLOSED));
+}
 
-	for (i = 0; i < acct->cap; i++) {
-		struct session *s = &acct->slots[i];
+void ts_acct_foreach_unowned(struct ts_acct *a, ts_unowned_fn fn, void *arg)
+{
+	uint32_t i, left = 0;
 
-		if (s->cookie && !s->pid && !s->owner_tried && !s->closed)
-			fn(s->cookie, s->inode, &s->tuple, arg);
+	if (!a->maybe_unowned)
+		return;
+	for (i = 0; i < a->n; i++) {
+		struct ts_tuple t;
+
+		if (!unowned(&a->hot[i]))
+			continue;
+		get_tuple(&t, &a->cold[i]);
+		fn(a->hot[i].cookie, a->hot[i].inode, &t, arg);
+		left += unowned(&a->hot[i]);
 	}
+	a->maybe_unowned = left;
 }
 
-static void fill_row(struct ts_row *r, const struct session *s)
+/* What the table holds of a session, into the row that carries its bytes. */
+static void fill_row(struct ts_acct *a, struct ts_row *r, uint32_t i)
 {
-	r->cookie = s->cookie;
-	r->tuple = s->tuple;
-	r->state = s->state;
-	r->closed = s->closed_now;
-	r->tx = s->d_tx;
-	r->rx = s->d_rx;
-	r->pid = s->pid;
-	r->uid = s->uid;
-	r->inode = s->inode;
-	memcpy(r->comm, s->comm, TS_COMM_LEN);
-	r->birth_ns = s->birth_ns;
-	r->close_ns = s->close_ns;
+	const struct hot *h = &a->hot[i];
+	const struct cold *c = &a->cold[i];
+
+	r->cookie = h->cookie;
+	get_tuple(&r->tuple, c);
+	r->state = h->state;
+	r->closed = !!(h->flags & F_CLOSED);
+	r->pid = c->pid;
+	r->uid = h->uid;
+	r->inode = h->inode;
+	memcpy(r->comm, c->comm, TS_COMM_LEN);
 }
 
 /* Wide enough for rx + tx of two counters near 2^63. */
@@ -599,59 +910,66 @@ static int cmp_rows(const void *a, const void *b, void *arg)
 	return 0;
 }
 
-size_t ts_acct_rows(struct ts_acct *acct, enum ts_sort sort,
+/*
+ * The rows built this interval become the answer; the previous answer's
+ * memory takes their place for the next interval.
+ */
+size_t ts_acct_rows(struct ts_acct *a, enum ts_sort sort,
 		    const struct ts_row **rows)
 {
-	size_t i;
+	struct rows *p = &a->pend;
+	struct ts_row *v = p->v;
+	size_t i, n = 0, cap = p->cap;
 
-	acct->rows.n = 0;
-	for (i = 0; i < acct->cap; i++) {
-		struct session *s = &acct->slots[i];
-		struct ts_row *r;
+	for (i = 0; i < p->n; i++) {
+		uint32_t s = p->sess[i];
 
-		if (!s->cookie)
-			continue;
-		if (s->d_tx || s->d_rx) {
-			r = row_push(acct, &acct->rows);
-			if (r)
-				fill_row(r, s);
+		if (s != NONE) {
+			fill_row(a, &v[i], s);
+			a->hot[s].row = NONE;
 		}
-		s->d_tx = 0;
-		s->d_rx = 0;
-		s->closed_now = false;
+		if (v[i].tx || v[i].rx)
+			v[n++] = v[i];
 	}
-	for (i = 0; i < acct->extra.n; i++) {
-		struct ts_row *r;
-
-		if (!acct->extra.v[i].tx && !acct->extra.v[i].rx)
-			continue;
-		r = row_push(acct, &acct->rows);
-		if (r)
-			*r = acct->extra.v[i];
-	}
-	acct->extra.n = 0;
-	if (acct->rows.n)
-		qsort_r(acct->rows.v, acct->rows.n, sizeof(*acct->rows.v),
-			cmp_rows, &sort);
-	*rows = acct->rows.v;
-	return acct->rows.n;
+	if (n)
+		qsort_r(v, n, sizeof(*v), cmp_rows, &sort);
+	p->v = a->out;
+	p->cap = a->out_cap;
+	p->n = 0;
+	a->out = v;
+	a->out_cap = cap;
+	*rows = v;
+	return n;
 }
 
-const struct ts_acct_stats *ts_acct_stats(const struct ts_acct *acct)
+const struct ts_acct_stats *ts_acct_stats(const struct ts_acct *a)
 {
-	return &acct->stats;
+	return &a->stats;
 }
 
-bool ts_acct_session_info(struct ts_acct *acct, uint64_t cookie,
+/* Touched memory: arrays grow by doubling, untouched tails cost nothing. */
+void ts_acct_layout(const struct ts_acct *a, struct ts_acct_layout *l)
+{
+	l->table_bytes = (uint64_t)a->n * (sizeof(struct hot) +
+					   sizeof(struct cold)) +
+			 (uint64_t)a->icap * sizeof(*a->index);
+	l->row_bytes = (a->pend.cap + a->out_cap) * sizeof(struct ts_row) +
+		       a->pend.sess_cap * sizeof(uint32_t);
+	l->lookups = a->lookups;
+	l->reorders = a->reorders;
+	l->index_slots = a->icap;
+}
+
+bool ts_acct_session_info(struct ts_acct *a, uint64_t cookie,
 			  struct ts_session_info *info)
 {
-	struct session *s = cookie ? find(acct, cookie) : NULL;
+	uint32_t i = cookie ? find(a, cookie) : NONE;
 
-	if (!s)
+	if (i == NONE)
 		return false;
-	info->syn = s->syn;
-	info->syn_sure = s->syn_sure;
-	info->pid = s->pid;
-	memcpy(info->comm, s->comm, TS_COMM_LEN);
+	info->syn = syn_of(&a->hot[i]);
+	info->syn_sure = !!(a->hot[i].flags & F_SYN_SURE);
+	info->pid = a->cold[i].pid;
+	memcpy(info->comm, a->cold[i].comm, TS_COMM_LEN);
 	return true;
 }

@@ -63,6 +63,21 @@ struct ts_sample {
 	uint64_t bytes_retrans;
 };
 
+/* Where a source hands its samples: the core (ts_acct_sink) or a batch. */
+typedef void (*ts_sample_fn)(const struct ts_sample *s, void *arg);
+
+/* Samples gathered before they go to the core (trace mode builds one). */
+struct ts_batch {
+	struct ts_sample *v;
+	size_t n;
+	size_t cap;
+};
+
+/* One more slot, reused across batches; NULL: out of memory. */
+struct ts_sample *ts_batch_push(struct ts_batch *b);
+void ts_batch_reset(struct ts_batch *b);
+void ts_batch_free(struct ts_batch *b);
+
 /* One session's figures for one interval. */
 struct ts_row {
 	uint64_t cookie;
@@ -105,6 +120,15 @@ struct ts_acct_stats {
 	uint64_t oom;			/* allocations that failed: figures incomplete */
 };
 
+/* How the table is laid out (session.c), for tests and benchmarks. */
+struct ts_acct_layout {
+	uint64_t table_bytes;		/* sessions and their index */
+	uint64_t row_bytes;		/* this interval's rows and the last answer */
+	uint64_t lookups;		/* samples that needed the cookie index */
+	uint64_t reorders;		/* table re-laid out in dump order */
+	uint32_t index_slots;
+};
+
 enum ts_sort {
 	TS_SORT_ALL,			/* rx + tx, descending */
 	TS_SORT_SENT,
@@ -124,6 +148,20 @@ void ts_acct_free(struct ts_acct *acct);
 void ts_acct_poll_begin(struct ts_acct *acct, uint64_t now_ns);
 void ts_acct_sample(struct ts_acct *acct, const struct ts_sample *s);
 void ts_acct_poll_end(struct ts_acct *acct);
+/*
+ * The same, for sources that stream samples while the dump runs: the
+ * baseline is complete at @now_ns (the end of the dump), not at begin.
+ */
+void ts_acct_poll_end_at(struct ts_acct *acct, uint64_t now_ns);
+/*
+ * For sources that list only the sessions that moved since their previous
+ * dump (the BPF iterator): a session not listed is unchanged, not gone, so
+ * it is not aged; sessions end by close events (hybrid) or at the source's
+ * next complete dump (ts_acct_poll_end_at).
+ */
+void ts_acct_poll_end_partial(struct ts_acct *acct, uint64_t now_ns);
+/* ts_acct_sample with the ts_sample_fn signature; @acct is the core. */
+void ts_acct_sink(const struct ts_sample *s, void *acct);
 bool ts_acct_has_baseline(const struct ts_acct *acct);
 
 void ts_acct_close(struct ts_acct *acct, const struct ts_close_event *ev);
@@ -144,6 +182,7 @@ size_t ts_acct_rows(struct ts_acct *acct, enum ts_sort sort,
 		    const struct ts_row **rows);
 
 const struct ts_acct_stats *ts_acct_stats(const struct ts_acct *acct);
+void ts_acct_layout(const struct ts_acct *acct, struct ts_acct_layout *l);
 
 /* What the table knows of a polled session (tcplife: lifetime totals). */
 struct ts_session_info {
@@ -165,6 +204,17 @@ int64_t ts_sample_rx(const struct ts_sample *s);
 int ts_sample_fin_acked(const struct ts_sample *s);
 int64_t ts_close_tx(const struct ts_close_event *ev, int syn);
 int64_t ts_close_rx(const struct ts_close_event *ev);
+
+/* One observation in payload terms: all the table needs of a sample. */
+struct ts_obs {
+	uint64_t acked;			/* raw bytes_acked (payload in trace mode) */
+	int64_t rx;			/* payload received */
+	int8_t syn_rule;		/* 1 active, 0 passive, -1 not decidable */
+	uint8_t syn_guess;		/* best guess when the rule cannot tell */
+	uint8_t fin;			/* own acknowledged FIN counted in acked */
+};
+void ts_obs_of_sample(const struct ts_sample *s, struct ts_obs *o);
+void ts_obs_of_close(const struct ts_close_event *ev, struct ts_obs *o);
 
 const char *ts_state_name(uint8_t state);
 

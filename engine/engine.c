@@ -5,6 +5,7 @@
  * hands rows or whole sessions to the sinks.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,6 +88,19 @@ void ts_engine_netns_opts(struct ts_engine_opts *o,
 		o->netns = TS_NETNS_PATH;
 		o->netns_path = s;
 	}
+}
+
+bool ts_parse_poll_source(const char *s, enum ts_poll_source *poll)
+{
+	if (!strcmp(s, "sock_diag"))
+		*poll = TS_POLL_SOCK_DIAG;
+	else if (!strcmp(s, "iter"))
+		*poll = TS_POLL_ITER;
+	else if (!strcmp(s, "auto"))
+		*poll = TS_POLL_AUTO;
+	else
+		return false;
+	return true;
 }
 
 bool ts_parse_mode(const char *s, enum ts_mode *mode)
@@ -189,22 +203,47 @@ static bool runs_in(const struct ts_source_reg *reg, enum ts_mode mode)
 	return reg->modes & (1u << mode);
 }
 
+/*
+ * One poll source runs: the one --source names, or under auto the
+ * iterator where it loads, else sock_diag (the default).
+ */
+static bool poll_wanted(const struct ts_engine *e,
+			const struct ts_source_reg *reg, bool have_poll)
+{
+	enum ts_poll_source want = e->opts.poll ? e->opts.poll :
+				   TS_POLL_SOCK_DIAG;
+
+	if (reg->poll == TS_POLL_NONE)
+		return true;
+	if (have_poll)
+		return false;
+	return want == TS_POLL_AUTO || want == reg->poll;
+}
+
 /* A hybrid tcptop whose probe cannot load goes on polling, and says so. */
 static int open_sources(struct ts_engine *e, char *err, size_t errlen)
 {
 	const struct ts_source_reg *reg;
+	bool have_poll = false;
 	char why[256];
 
 	for (reg = ts_sources; reg->open; reg++) {
 		struct ts_source *s;
 
-		if (!runs_in(reg, e->mode))
+		if (!runs_in(reg, e->mode) || !poll_wanted(e, reg, have_poll))
 			continue;
 		s = reg->open(&e->env, why, sizeof(why));
 		if (s) {
 			e->sources[e->n_sources++] = s;
+			if (reg->poll != TS_POLL_NONE) {
+				have_poll = true;
+				e->stats.poll_source = reg->name;
+			}
 			continue;
 		}
+		/* auto: the iterator is a bonus, sock_diag follows. */
+		if (reg->poll == TS_POLL_ITER && e->opts.poll == TS_POLL_AUTO)
+			continue;
 		/* tcplife is nothing without the probe; nor is a hook asked for. */
 		if (!reg->hybrid_optional || e->opts.whole_life ||
 		    e->mode != TS_MODE_HYBRID ||
@@ -282,8 +321,15 @@ static int resolve_cgroup(struct ts_engine *e, char *err, size_t errlen)
 struct ts_engine *ts_engine_open(const struct ts_engine_opts *o,
 				 char *err, size_t errlen)
 {
-	struct ts_engine *e = calloc(1, sizeof(*e));
+	struct ts_engine *e;
 
+	/*
+	 * Big tables from mmap, always: once libbpf frees its BTF buffers,
+	 * glibc's sliding threshold would put them on the heap, where every
+	 * doubling leaves the old copy resident.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 256 << 10);
+	e = calloc(1, sizeof(*e));
 	if (!e) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
@@ -357,15 +403,22 @@ enum ts_mode ts_engine_mode(const struct ts_engine *e)
 
 static int collect(struct ts_engine *e, char *err, size_t errlen)
 {
+	bool partial = false;
 	size_t i;
 	int ret = 0;
 
 	ts_acct_poll_begin(e->acct, ts_monotonic_ns());
-	for (i = 0; i < e->n_sources && !ret; i++)
-		if (e->sources[i]->ops->collect)
-			ret = e->sources[i]->ops->collect(e->sources[i], err, errlen);
-	ts_acct_poll_end(e->acct);
-	return ret;
+	for (i = 0; i < e->n_sources && ret >= 0; i++) {
+		if (!e->sources[i]->ops->collect)
+			continue;
+		ret = e->sources[i]->ops->collect(e->sources[i], err, errlen);
+		partial |= ret == TS_COLLECT_PARTIAL;
+	}
+	if (partial)
+		ts_acct_poll_end_partial(e->acct, ts_monotonic_ns());
+	else
+		ts_acct_poll_end_at(e->acct, ts_monotonic_ns());
+	return ret < 0 ? ret : 0;
 }
 
 static int drain(struct ts_engine *e, int timeout_ms, char *err, size_t errlen)
@@ -455,14 +508,23 @@ static int touch(const char *path, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * The first drain would otherwise come only after the baseline dump and
+ * the owner scan of every socket, which at a million sockets take seconds
+ * while closes keep filling the ring: drain after each of them.
+ */
 int ts_engine_start(struct ts_engine *e, char *err, size_t errlen)
 {
 	size_t i;
 	int ret = collect(e, err, errlen);
 
+	if (!ret && !e->opts.whole_life)
+		ret = drain(e, 0, err, errlen);
 	if (ret)
 		return ret;
 	resolve_owners(e);
+	if (!e->opts.whole_life && (ret = drain(e, 0, err, errlen)))
+		return ret;
 	for (i = 0; i < e->n_sinks; i++)
 		if (e->sinks[i]->ops->begin)
 			e->sinks[i]->ops->begin(e->sinks[i]);
@@ -562,7 +624,7 @@ void ts_engine_print_stats(struct ts_engine *e, FILE *f, const char *prog)
 	const struct ts_owner_stats *o = ts_owners_stats(e->owners);
 	bool trace = e->mode == TS_MODE_TRACE;
 
-	fprintf(f, "%s: stats: mode %s%s%s dumps %llu dump_retries %llu sessions %llu "
+	fprintf(f, "%s: stats: mode %s%s%s source %s dumps %llu dump_retries %llu sessions %llu "
 		"born %llu closed_seen %llu closed_unseen %llu "
 		"closed_prebaseline %llu retired_unclosed %llu late_samples %llu "
 		"syn_guessed %llu syn_fixed %llu events %llu lost %llu "
@@ -574,6 +636,7 @@ void ts_engine_print_stats(struct ts_engine *e, FILE *f, const char *prog)
 		"owner_timeouts %llu\n",
 		prog, ts_mode_name(e->mode), trace ? " attach " : "",
 		trace ? ts_attach_name(e->stats.attach) : "",
+		e->stats.poll_source ? e->stats.poll_source : "-",
 		(unsigned long long)e->stats.dumps,
 		(unsigned long long)e->stats.dump_retries,
 		(unsigned long long)a->sessions, (unsigned long long)a->born,

@@ -22,6 +22,14 @@ enum ts_mode {
 	TS_MODE_TRACE,
 };
 
+/* Where polls come from (--source); TS_POLL_NONE: not a poll source. */
+enum ts_poll_source {
+	TS_POLL_NONE,
+	TS_POLL_SOCK_DIAG,		/* netlink dump of every socket */
+	TS_POLL_ITER,			/* BPF iterator: only sockets that moved */
+	TS_POLL_AUTO,			/* the iterator where the kernel has it */
+};
+
 /* Which network namespaces to watch (--netns). */
 enum ts_netns_scope {
 	TS_NETNS_DEFAULT,		/* all when root in the initial one, else self */
@@ -45,6 +53,7 @@ struct ts_engine_opts {
 	const char *ready_file;		/* created once the baseline is taken */
 	enum ts_attach attach;		/* trace mode */
 	uint32_t map_entries;		/* trace mode: live sessions in the map */
+	enum ts_poll_source poll;	/* hybrid's polls; NONE: sock_diag */
 	struct ts_reporter report;	/* warnings and notices */
 };
 
@@ -67,6 +76,7 @@ struct ts_engine_stats {
 	uint64_t netns_scans;		/* rescans for new namespaces */
 	uint64_t cgroup_filtered;	/* samples and events dropped by -c here */
 	bool cgroup_in_dump;		/* -c filtered by sock_diag bytecode */
+	const char *poll_source;	/* "sock_diag" or "iter"; NULL: none */
 };
 
 struct ts_engine;
@@ -99,6 +109,7 @@ const struct ts_acct_stats *ts_engine_acct_stats(const struct ts_engine *e);
 void ts_engine_print_stats(struct ts_engine *e, FILE *f, const char *prog);
 const char *ts_mode_name(enum ts_mode mode);
 bool ts_parse_mode(const char *s, enum ts_mode *mode);
+bool ts_parse_poll_source(const char *s, enum ts_poll_source *poll);
 struct ts_common_opts;
 /* --netns and -c as both front ends parse them. */
 void ts_engine_netns_opts(struct ts_engine_opts *o,

@@ -42,8 +42,14 @@ struct ts_source_env {
 
 struct ts_source;
 
+/* collect() listed only what moved: the rest is unchanged, not gone. */
+#define TS_COLLECT_PARTIAL 1
+
 struct ts_source_ops {
-	/* This interval's samples to feed->sample.  0 or -errno, reason in @err. */
+	/*
+	 * This interval's samples to feed->sample.  0, TS_COLLECT_PARTIAL or
+	 * -errno with the reason in @err.
+	 */
 	int (*collect)(struct ts_source *s, char *err, size_t errlen);
 	/* Pending events to feed->close, after waiting up to @timeout_ms. */
 	int (*drain)(struct ts_source *s, int timeout_ms, char *err, size_t errlen);
@@ -70,6 +76,8 @@ struct ts_source_reg {
 	/* tcptop's hybrid mode goes on as poll mode without it (tcplife cannot). */
 	bool hybrid_optional;
 	ts_source_open_fn open;
+	/* Set on poll sources: one of them runs, chosen by --source. */
+	enum ts_poll_source poll;
 };
 
 /* The registry (sources.c), in opening order; ends with an empty entry. */
@@ -79,6 +87,8 @@ struct ts_source *ts_sockdiag_open(const struct ts_source_env *env,
 				   char *err, size_t errlen);
 struct ts_source *ts_closeprobe_open(const struct ts_source_env *env,
 				     char *err, size_t errlen);
+struct ts_source *ts_itersrc_open(const struct ts_source_env *env,
+				  char *err, size_t errlen);
 struct ts_source *ts_callprobe_open(const struct ts_source_env *env,
 				    char *err, size_t errlen);
 

@@ -11,7 +11,7 @@
 struct callprobe {
 	struct ts_source base;		/* first: the engine holds &base */
 	struct ts_trace *trace;
-	struct ts_dump dump;
+	struct ts_batch batch;
 };
 
 static int callprobe_collect(struct ts_source *s, char *err, size_t errlen)
@@ -19,15 +19,15 @@ static int callprobe_collect(struct ts_source *s, char *err, size_t errlen)
 	struct callprobe *cp = (struct callprobe *)s;
 	const struct ts_feed *feed = s->env->feed;
 	size_t i;
-	int ret = ts_trace_read(cp->trace, &cp->dump);
+	int ret = ts_trace_read(cp->trace, &cp->batch);
 
 	if (ret) {
 		snprintf(err, errlen, "reading the trace map failed: %s",
 			 strerror(-ret));
 		return ret;
 	}
-	for (i = 0; i < cp->dump.n; i++)
-		feed->sample(&cp->dump.v[i], feed->arg);
+	for (i = 0; i < cp->batch.n; i++)
+		feed->sample(&cp->batch.v[i], feed->arg);
 	return 0;
 }
 
@@ -51,7 +51,7 @@ static void callprobe_destroy(struct ts_source *s)
 	struct callprobe *cp = (struct callprobe *)s;
 
 	ts_trace_close(cp->trace);
-	ts_dump_free(&cp->dump);
+	ts_batch_free(&cp->batch);
 	free(cp);
 }
 

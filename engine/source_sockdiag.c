@@ -162,20 +162,30 @@ static bool worth_dumping(const struct ns_poll *ns, bool births_known)
 	return !births_known || !ns->idle || ns->births != ns->births_dumped;
 }
 
+/* The dump streams into the feed: no sample is kept in between. */
+struct counted_feed {
+	const struct ts_feed *feed;
+	uint64_t samples;
+};
+
+static void count_sample(const struct ts_sample *s, void *arg)
+{
+	struct counted_feed *cf = arg;
+
+	cf->samples++;
+	cf->feed->sample(s, cf->feed->arg);
+}
+
 static int dump_ns(struct sockdiag *sd, struct ns_poll *ns)
 {
-	const struct ts_feed *feed = sd->base.env->feed;
-	const struct ts_dump *d;
+	struct counted_feed cf = { sd->base.env->feed, 0 };
 	uint64_t births = ns->births;
-	size_t i;
-	int ret = ts_poller_dump(ns->poller, &d);
+	int ret = ts_poller_dump(ns->poller, count_sample, &cf);
 
 	if (ret)
 		return ret;
 	ns->births_dumped = births;
-	ns->idle = d->n == 0;
-	for (i = 0; i < d->n; i++)
-		feed->sample(&d->v[i], feed->arg);
+	ns->idle = cf.samples == 0;
 	return 0;
 }
 

@@ -70,9 +70,11 @@ static int attr_cb(const struct nlattr *attr, void *data)
 	struct msg_attrs *ma = data;
 
 	ma->end = (const char *)attr + MNL_ALIGN(attr->nla_len);
-	/* Newer kernels add attributes: skip what we do not know. */
-	if (mnl_attr_type_valid(attr, INET_DIAG_MAX) < 0)
-		return MNL_CB_OK;
+	/*
+	 * Only INET_DIAG_INFO and INET_DIAG_CGROUP_ID are read; every other
+	 * type, newer kernels' too, is skipped, so no table of valid types is
+	 * consulted per attribute.
+	 */
 	switch (mnl_attr_get_type(attr)) {
 	case INET_DIAG_INFO:
 		ma->info = attr;
@@ -97,20 +99,6 @@ static bool attrs_cover_msg(const struct nlmsghdr *nlh, size_t offset,
 	const char *tail = mnl_nlmsg_get_payload_tail(nlh);
 
 	return (ma->end ? ma->end : first) >= tail;
-}
-
-struct ts_sample *ts_dump_push(struct ts_dump *d)
-{
-	if (d->n == d->cap) {
-		size_t ncap = d->cap ? d->cap * 2 : 1024;
-		struct ts_sample *nv = realloc(d->v, ncap * sizeof(*nv));
-
-		if (!nv)
-			return NULL;
-		d->v = nv;
-		d->cap = ncap;
-	}
-	return &d->v[d->n++];
 }
 
 static void fill_tuple(struct ts_tuple *t, const struct inet_diag_msg *m)
@@ -154,7 +142,8 @@ static int msg_cb(const struct nlmsghdr *nlh, void *data)
 	struct ts_dump *d = data;
 	struct msg_attrs ma = { NULL, NULL, NULL };
 	const struct inet_diag_msg *m;
-	struct ts_sample *s;
+	struct ts_sample s;
+	uint16_t port;
 
 	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*m))
 		goto bad;
@@ -164,32 +153,29 @@ static int msg_cb(const struct nlmsghdr *nlh, void *data)
 	if (mnl_attr_parse(nlh, sizeof(*m), attr_cb, &ma) < 0 ||
 	    !attrs_cover_msg(nlh, sizeof(*m), &ma))
 		goto bad;
+	port = ntohs(m->id.idiag_sport);
 	if (m->idiag_state == TS_LISTEN) {
-		uint16_t port = ntohs(m->id.idiag_sport);
-
 		d->listen_ports[port / 64] |= 1ULL << (port % 64);
 		return MNL_CB_OK;
 	}
-	s = ts_dump_push(d);
-	if (!s) {
-		errno = ENOMEM;
-		return MNL_CB_ERROR;
-	}
-	memset(s, 0, sizeof(*s));
-	if (!ma.info || !fill_info(s, ma.info)) {
-		d->n--;
+	memset(&s, 0, sizeof(s));
+	if (!ma.info || !fill_info(&s, ma.info)) {
 		d->short_info++;
 		return MNL_CB_OK;
 	}
-	s->cookie = (uint64_t)m->id.idiag_cookie[0] |
-		    (uint64_t)m->id.idiag_cookie[1] << 32;
-	fill_tuple(&s->tuple, m);
-	s->tuple.netns = d->netns;
+	s.cookie = (uint64_t)m->id.idiag_cookie[0] |
+		   (uint64_t)m->id.idiag_cookie[1] << 32;
+	fill_tuple(&s.tuple, m);
+	s.tuple.netns = d->netns;
 	if (ma.cgroup)
-		s->tuple.cgroup = mnl_attr_get_u64(ma.cgroup);
-	s->state = m->idiag_state;
-	s->uid = m->idiag_uid;
-	s->inode = m->idiag_inode;
+		s.tuple.cgroup = mnl_attr_get_u64(ma.cgroup);
+	s.state = m->idiag_state;
+	s.uid = m->idiag_uid;
+	s.inode = m->idiag_inode;
+	s.listener_on_lport = !!(d->listen_ports[port / 64] &
+				 (1ULL << (port % 64)));
+	d->samples++;
+	d->fn(&s, d->arg);
 	return MNL_CB_OK;
 bad:
 	errno = EBADMSG;
@@ -227,32 +213,13 @@ int ts_dump_parse(struct ts_dump *d, const void *buf, size_t len,
 	return mnl_cb_run(buf, len, seq, portid, msg_cb, d);
 }
 
-void ts_dump_reset(struct ts_dump *d)
+void ts_dump_reset(struct ts_dump *d, ts_sample_fn fn, void *arg)
 {
-	d->n = 0;
+	d->fn = fn;
+	d->arg = arg;
+	d->samples = 0;
 	d->short_info = 0;
 	memset(d->listen_ports, 0, sizeof(d->listen_ports));
-}
-
-void ts_dump_free(struct ts_dump *d)
-{
-	uint32_t netns = d->netns;
-
-	free(d->v);
-	memset(d, 0, sizeof(*d));
-	d->netns = netns;
-}
-
-void ts_dump_finish(struct ts_dump *d)
-{
-	size_t i;
-
-	for (i = 0; i < d->n; i++) {
-		uint16_t port = d->v[i].tuple.lport;
-
-		d->v[i].listener_on_lport =
-			!!(d->listen_ports[port / 64] & (1ULL << (port % 64)));
-	}
 }
 
 /* A netlink socket answers for the namespace it was made in. */
@@ -354,7 +321,6 @@ void ts_poller_close(struct ts_poller *p)
 		mnl_socket_close(p->nl);
 	if (p->nsfd >= 0)
 		close(p->nsfd);
-	ts_dump_free(&p->dump);
 	free(p->bc);
 	free(p->buf);
 	free(p);
@@ -422,12 +388,12 @@ static int reopen(struct ts_poller *p)
 	return nl_open(p);
 }
 
-static int dump_once(struct ts_poller *p)
+static int dump_once(struct ts_poller *p, ts_sample_fn fn, void *arg)
 {
 	static const int families[] = { AF_INET, AF_INET6 };
 	int i, nfam = p->req == TS_REQ_COMPAT ? 1 : 2;
 
-	ts_dump_reset(&p->dump);
+	ts_dump_reset(&p->dump, fn, arg);
 	for (i = 0; i < nfam; i++) {
 		int err = send_request(p, families[i]);
 
@@ -439,12 +405,12 @@ static int dump_once(struct ts_poller *p)
 	return 0;
 }
 
-int ts_poller_dump(struct ts_poller *p, const struct ts_dump **out)
+int ts_poller_dump(struct ts_poller *p, ts_sample_fn fn, void *arg)
 {
 	int tries, err = -EINTR;
 
 	for (tries = 0; tries < MAX_RETRIES; tries++) {
-		err = dump_once(p);
+		err = dump_once(p, fn, arg);
 		if (err != -EINTR && err != -EAGAIN)
 			break;
 		p->stats.retries++;
@@ -458,9 +424,8 @@ int ts_poller_dump(struct ts_poller *p, const struct ts_dump **out)
 		reopen(p);
 		return err;
 	}
-	ts_dump_finish(&p->dump);
 	p->stats.dumps++;
-	*out = &p->dump;
+	p->stats.samples = p->dump.samples;
 	return 0;
 }
 

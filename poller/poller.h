@@ -8,30 +8,31 @@
 #include <stdint.h>
 #include "../common/session.h"
 
-/* The samples of one complete dump; reused from dump to dump. */
+/*
+ * One dump being parsed.  Samples are not kept: each goes to @fn as soon as
+ * its message is parsed, so a dump of any size costs no memory here.  The
+ * kernel lists a family's listeners before its connections, so the
+ * listener hint is known when a connection's sample is made.
+ */
 struct ts_dump {
-	struct ts_sample *v;
-	size_t n;
-	size_t cap;
-	uint64_t listen_ports[65536 / 64];	/* ports with a listener */
+	ts_sample_fn fn;
+	void *arg;
+	uint64_t samples;			/* handed to fn */
 	uint64_t short_info;			/* entries without usable tcp_info */
 	uint32_t netns;				/* namespace inode put on every sample */
+	uint64_t listen_ports[65536 / 64];	/* ports with a listener */
 };
 
 /*
- * Parses one buffer of a dump reply into @d.  Returns MNL_CB_OK while more
- * is to come, MNL_CB_STOP at the end of the dump, MNL_CB_ERROR with errno
- * set: EINTR (NLM_F_DUMP_INTR: the dump must be retried), EBADMSG
- * (malformed reply), or the kernel's error.
+ * Parses one buffer of a dump reply, calling d->fn per socket.  Returns
+ * MNL_CB_OK while more is to come, MNL_CB_STOP at the end of the dump,
+ * MNL_CB_ERROR with errno set: EINTR (NLM_F_DUMP_INTR: the dump must be
+ * retried), EBADMSG (malformed reply), or the kernel's error.
  */
 int ts_dump_parse(struct ts_dump *d, const void *buf, size_t len,
 		  unsigned int seq, unsigned int portid);
-void ts_dump_reset(struct ts_dump *d);
-/* One more sample slot (grows the vector, reused across dumps); NULL: ENOMEM. */
-struct ts_sample *ts_dump_push(struct ts_dump *d);
-void ts_dump_free(struct ts_dump *d);
-/* Sets listener_on_lport on every sample once the whole dump is in. */
-void ts_dump_finish(struct ts_dump *d);
+/* Ready for a new dump into @fn. */
+void ts_dump_reset(struct ts_dump *d, ts_sample_fn fn, void *arg);
 
 enum ts_dump_req {
 	TS_REQ_COMPAT,		/* TCPDIAG_GETSOCK: both families, one walk */
@@ -43,6 +44,7 @@ struct ts_poller_stats {
 	uint64_t retries;		/* NLM_F_DUMP_INTR */
 	uint64_t bytes;			/* netlink bytes read */
 	uint64_t recvs;
+	uint64_t samples;		/* sockets in the last complete dump */
 };
 
 struct ts_poller;
@@ -60,8 +62,13 @@ uint32_t ts_poller_netns(const struct ts_poller *p);
  * the next dump with -EINVAL.
  */
 int ts_poller_set_cgroups(struct ts_poller *p, const uint64_t *ids, size_t n);
-/* One complete, uninterrupted dump.  0 or -errno. */
-int ts_poller_dump(struct ts_poller *p, const struct ts_dump **out);
+/*
+ * One complete, uninterrupted dump, every socket's sample handed to @fn
+ * while it runs.  0 or -errno.  An interrupted dump is retried from the
+ * start, so @fn may see a socket twice in one call: the core takes a
+ * repeated sample as a no-op.
+ */
+int ts_poller_dump(struct ts_poller *p, ts_sample_fn fn, void *arg);
 const struct ts_poller_stats *ts_poller_stats(const struct ts_poller *p);
 /*
  * Sees every raw reply buffer before it is parsed (fixture capture, and

@@ -449,6 +449,37 @@ def test_hybrid_veth_loss_v6():
                    loss=3)
 
 
+def need_iter():
+    """The BPF iterator source, where the kernel has iter/tcp."""
+    p = subprocess.run([TCPTOP, "--source", "iter", "-C", "-S", "0.05", "1"],
+                       capture_output=True, text=True)
+    if p.returncode:
+        raise Skip("no iterator source here: " + p.stderr.strip()[:200])
+
+
+ITER = ("--source", "iter")
+
+
+def test_hybrid_iter_loopback_v4():
+    """Polls by BPF iterator: only sockets that moved are listed."""
+    need_iter()
+    with Loopback("j4") as h:
+        run_hybrid(h, "127.0.0.1", 4, mode=ITER)
+
+
+def test_hybrid_iter_veth_v6():
+    need_iter()
+    with Hosts("j6") as h:
+        run_hybrid(h, "fd00::2", 6, conns=500, mode=ITER)
+
+
+def test_hybrid_iter_veth_loss_v4():
+    need_iter()
+    with Hosts("k4") as h:
+        run_hybrid(h, "198.18.0.2", 4, conns=300, closes=("client", "server"),
+                   loss=3, mode=ITER)
+
+
 ATTACH_TYPES = ("fentry", "kprobe", "tracepoint")
 _offered = {}
 

@@ -7,6 +7,7 @@
  *
  * usage: test_parser FIXTURE.bin EXPECTED.txt
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,19 +72,43 @@ static int load_expected(const char *path, struct expected *e, int max)
 	return n;
 }
 
-static int parse(struct ts_dump *d, const void *buf, size_t len)
+/* The parser streams its samples: keep them here to look at. */
+struct parsed {
+	struct ts_dump d;
+	struct ts_batch b;
+	size_t n;
+};
+
+static void keep(const struct ts_sample *s, void *arg)
 {
-	ts_dump_reset(d);
-	return ts_dump_parse(d, buf, len, 0, 0);
+	struct parsed *p = arg;
+	struct ts_sample *slot = ts_batch_push(&p->b);
+
+	if (slot)
+		*slot = *s;
+	p->n = p->b.n;
 }
 
-static const struct ts_sample *find(const struct ts_dump *d,
+static int parse(struct parsed *p, const void *buf, size_t len)
+{
+	ts_batch_reset(&p->b);
+	p->n = 0;
+	ts_dump_reset(&p->d, keep, p);
+	return ts_dump_parse(&p->d, buf, len, 0, 0);
+}
+
+static void parsed_free(struct parsed *p)
+{
+	ts_batch_free(&p->b);
+}
+
+static const struct ts_sample *find(const struct parsed *d,
 				    const struct expected *e)
 {
 	size_t i;
 
-	for (i = 0; i < d->n; i++) {
-		const struct ts_sample *s = &d->v[i];
+	for (i = 0; i < d->b.n; i++) {
+		const struct ts_sample *s = &d->b.v[i];
 
 		if (s->tuple.family == e->family && s->tuple.lport == e->lport &&
 		    s->tuple.rport == e->rport)
@@ -95,7 +120,7 @@ static const struct ts_sample *find(const struct ts_dump *d,
 static void test_fixture(const char *buf, size_t len,
 			 const struct expected *e, int n)
 {
-	struct ts_dump d = { 0 };
+	struct parsed d = { 0 };
 	char name[64];
 	int i, ret = parse(&d, buf, len);
 
@@ -111,7 +136,6 @@ static void test_fixture(const char *buf, size_t len,
 		      s->has_sent && s->bytes_sent == e[i].sent && s->cookie,
 		      "socket %u->%u missing or wrong", e[i].lport, e[i].rport);
 	}
-	ts_dump_finish(&d);
 	for (i = 0; i < n; i++) {
 		const struct ts_sample *s = find(&d, &e[i]);
 
@@ -120,13 +144,13 @@ static void test_fixture(const char *buf, size_t len,
 	}
 	/* The fixture's listeners were closed before the dump. */
 	CHECK("fixture_no_stale_listener_hint", i == n, "socket %d", i);
-	ts_dump_free(&d);
+	parsed_free(&d);
 }
 
 /* Every prefix: no crash, and never a complete dump before the end. */
 static void test_truncation(const char *buf, size_t len)
 {
-	struct ts_dump d = { 0 };
+	struct parsed d = { 0 };
 	size_t cut, early_stop = 0;
 
 	for (cut = 0; cut < len; cut++) {
@@ -138,7 +162,7 @@ static void test_truncation(const char *buf, size_t len)
 		free(copy);
 	}
 	CHECK("truncated_never_complete", early_stop == 0, "%zu prefixes ended the dump", early_stop);
-	ts_dump_free(&d);
+	parsed_free(&d);
 }
 
 static struct nlmsghdr *first_msg(char *buf)
@@ -164,7 +188,7 @@ static struct nlmsghdr *first_session_msg(char *buf, size_t len)
 static void test_short_payload(const char *buf, size_t len)
 {
 	char *copy = malloc(len);
-	struct ts_dump d = { 0 };
+	struct parsed d = { 0 };
 	struct nlmsghdr *nlh;
 	int ret;
 
@@ -176,13 +200,13 @@ static void test_short_payload(const char *buf, size_t len)
 	CHECK("short_payload_rejected", ret == MNL_CB_ERROR && errno == EBADMSG,
 	      "ret %d errno %d", ret, errno);
 	free(copy);
-	ts_dump_free(&d);
+	parsed_free(&d);
 }
 
 static void test_wrong_family(const char *buf, size_t len)
 {
 	char *copy = malloc(len);
-	struct ts_dump d = { 0 };
+	struct parsed d = { 0 };
 	struct inet_diag_msg *m;
 	int ret;
 
@@ -193,7 +217,7 @@ static void test_wrong_family(const char *buf, size_t len)
 	CHECK("wrong_family_rejected", ret == MNL_CB_ERROR && errno == EBADMSG,
 	      "ret %d errno %d", ret, errno);
 	free(copy);
-	ts_dump_free(&d);
+	parsed_free(&d);
 }
 
 static struct nlattr *find_attr(struct nlmsghdr *nlh, int type)
@@ -209,7 +233,7 @@ static struct nlattr *find_attr(struct nlmsghdr *nlh, int type)
 static void test_bad_attr_len(const char *buf, size_t len)
 {
 	char *copy = malloc(len);
-	struct ts_dump d = { 0 };
+	struct parsed d = { 0 };
 	struct nlattr *a;
 	int ret;
 
@@ -224,7 +248,7 @@ static void test_bad_attr_len(const char *buf, size_t len)
 		      "ret %d errno %d", ret, errno);
 	}
 	free(copy);
-	ts_dump_free(&d);
+	parsed_free(&d);
 }
 
 /*
@@ -234,7 +258,7 @@ static void test_bad_attr_len(const char *buf, size_t len)
 static void test_short_info(const char *buf, size_t len)
 {
 	char *copy = malloc(len);
-	struct ts_dump d = { 0 };
+	struct parsed d = { 0 };
 	struct nlmsghdr *nlh;
 	struct nlattr *a;
 	size_t before, head, cut, tail;
@@ -259,17 +283,59 @@ static void test_short_info(const char *buf, size_t len)
 	nlh->nlmsg_len -= cut;
 	ret = parse(&d, copy, len - cut);
 	CHECK("short_tcp_info_skipped",
-	      ret == MNL_CB_STOP && d.short_info == 1 && d.n == before - 1,
+	      ret == MNL_CB_STOP && d.d.short_info == 1 && d.n == before - 1,
 	      "ret %d short %llu n %zu before %zu", ret,
-	      (unsigned long long)d.short_info, d.n, before);
+	      (unsigned long long)d.d.short_info, d.n, before);
 	free(copy);
-	ts_dump_free(&d);
+	parsed_free(&d);
+}
+
+/*
+ * The listener hint is set while parsing, so it relies on the kernel
+ * listing a family's listeners before its connections (inet_diag walks the
+ * listening hash first).  A listener dumped before a connection on its port
+ * marks it; the parser counts every sample it hands over.
+ */
+static void test_listener_hint(const char *buf, size_t len)
+{
+	struct nlmsghdr *src = first_session_msg((char *)buf, len);
+	size_t mlen = src ? MNL_ALIGN(src->nlmsg_len) : 0;
+	char *copy = malloc(len + mlen);
+	struct parsed d = { 0 };
+	struct inet_diag_msg *m;
+	const struct ts_sample *s;
+	size_t i;
+	int ret;
+
+	if (!src) {
+		CHECK("listener_hint_streamed", 0, "fixture has no session");
+		free(copy);
+		return;
+	}
+	/* A listener on the first session's local port, dumped first. */
+	memcpy(copy, src, mlen);
+	memcpy(copy + mlen, buf, len);
+	m = mnl_nlmsg_get_payload((struct nlmsghdr *)copy);
+	m->idiag_state = 10;
+	m->id.idiag_cookie[0] ^= 0x5a5a;
+	ret = parse(&d, copy, len + mlen);
+	s = NULL;
+	for (i = 0; i < d.b.n; i++)
+		if (d.b.v[i].tuple.lport == ntohs(m->id.idiag_sport))
+			s = &d.b.v[i];
+	CHECK("listener_hint_streamed", ret == MNL_CB_STOP && s &&
+	      s->listener_on_lport && d.d.samples == d.b.n,
+	      "ret %d hint %d samples %llu kept %zu", ret,
+	      s ? s->listener_on_lport : -1,
+	      (unsigned long long)d.d.samples, d.b.n);
+	free(copy);
+	parsed_free(&d);
 }
 
 static void test_dump_intr(const char *buf, size_t len)
 {
 	char *copy = malloc(len);
-	struct ts_dump d = { 0 };
+	struct parsed d = { 0 };
 	int ret;
 
 	memcpy(copy, buf, len);
@@ -278,7 +344,7 @@ static void test_dump_intr(const char *buf, size_t len)
 	CHECK("dump_intr_reported", ret == MNL_CB_ERROR && errno == EINTR,
 	      "ret %d errno %d", ret, errno);
 	free(copy);
-	ts_dump_free(&d);
+	parsed_free(&d);
 }
 
 static void test_kernel_error(void)
@@ -286,7 +352,7 @@ static void test_kernel_error(void)
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct nlmsgerr *err;
-	struct ts_dump d = { 0 };
+	struct parsed d = { 0 };
 	int ret;
 
 	nlh->nlmsg_type = NLMSG_ERROR;
@@ -295,13 +361,13 @@ static void test_kernel_error(void)
 	ret = parse(&d, buf, nlh->nlmsg_len);
 	CHECK("kernel_error_reported", ret == MNL_CB_ERROR && errno == EPERM,
 	      "ret %d errno %d", ret, errno);
-	ts_dump_free(&d);
+	parsed_free(&d);
 }
 
 /* Random damage, fixed seed: anything but a crash (ASan/valgrind watch). */
 static void test_random_damage(const char *buf, size_t len)
 {
-	struct ts_dump d = { 0 };
+	struct parsed d = { 0 };
 	char *copy = malloc(len);
 	unsigned int seed = 12345;
 	int i, j, completed = 0;
@@ -315,7 +381,7 @@ static void test_random_damage(const char *buf, size_t len)
 	}
 	CHECK("random_damage_survived", 1, "%d", completed);
 	free(copy);
-	ts_dump_free(&d);
+	parsed_free(&d);
 }
 
 int main(int argc, char **argv)
@@ -341,6 +407,7 @@ int main(int argc, char **argv)
 	test_wrong_family(buf, len);
 	test_bad_attr_len(buf, len);
 	test_short_info(buf, len);
+	test_listener_hint(buf, len);
 	test_dump_intr(buf, len);
 	test_kernel_error();
 	test_random_damage(buf, len);

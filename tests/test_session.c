@@ -1224,6 +1224,353 @@ static void test_many_sessions_random(void)
 	many_sessions(true);
 }
 
+/* ------------------------------------------------------------------ */
+/* Layout: dense arrays in dump order, 4-byte index, rows on demand      */
+
+/* The budget per session, index included, at any table size. */
+#define BYTES_PER_SESSION_MAX 128
+
+static bool tuple_is_of(const struct ts_tuple *t, uint64_t cookie)
+{
+	struct ts_tuple want;
+
+	tuple_for(&want, cookie);
+	return !memcmp(t, &want, sizeof(want));
+}
+
+static void shuffle(uint64_t *v, size_t n, uint64_t *seed)
+{
+	size_t i;
+
+	for (i = n - 1; i > 0; i--) {
+		size_t j = splitmix(seed) % (i + 1);
+		uint64_t t = v[i];
+
+		v[i] = v[j];
+		v[j] = t;
+	}
+}
+
+static uint64_t lookups_of(const struct ts_acct *a)
+{
+	struct ts_acct_layout l;
+
+	ts_acct_layout(a, &l);
+	return l.lookups;
+}
+
+/* Samples for @ck in that order, every one moved @step bytes more. */
+static void poll_order(struct ts_acct *a, uint64_t now, const uint64_t *ck,
+		       size_t n, uint64_t tx, struct ts_sample *v)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		v[i] = smp_exact(ck[i], TS_ESTABLISHED, true, tx, 2 * tx);
+	poll_v(a, now, v, n);
+}
+
+static bool layout_in_budget(const struct ts_acct *a)
+{
+	struct ts_acct_layout l;
+	uint64_t n = ts_acct_stats(a)->sessions;
+
+	ts_acct_layout(a, &l);
+	if (n < 1024)
+		return true;
+	if ((l.index_slots & (l.index_slots - 1)) || l.index_slots < 2 * n)
+		return false;
+	return l.table_bytes <= n * BYTES_PER_SESSION_MAX;
+}
+
+/*
+ * In the order of the last dump, a dump costs no index lookup; one session
+ * out of place costs one, a run of vanished ones costs one.  (A session
+ * that is new costs one too: the index says it is.)
+ */
+static void test_layout_follows_dump_order(void)
+{
+	enum { N = 5000 };
+	uint64_t ck[N], moved[N], seed = 99;
+	struct ts_sample *v = calloc(N, sizeof(*v));
+	struct ts_acct *a = ts_acct_new(true, 5);
+	uint64_t base;
+	size_t i, k;
+
+	if (!CHECK(v && a))
+		goto out;
+	for (i = 0; i < N; i++)
+		ck[i] = 1 + splitmix(&seed) % (1ULL << 40);
+	/* The baseline asks the index once per session: is it new? */
+	poll_order(a, 1000, ck, N, 10, v);
+	CHECK_EQ(lookups_of(a), N);
+	base = lookups_of(a);
+	poll_order(a, 2000, ck, N, 20, v);
+	CHECK_EQ(lookups_of(a) - base, 0);
+	/* Session 10 listed last. */
+	for (i = k = 0; i < N; i++)
+		if (i != 10)
+			moved[k++] = ck[i];
+	moved[k++] = ck[10];
+	base = lookups_of(a);
+	poll_order(a, 3000, moved, k, 30, v);
+	CHECK_EQ(lookups_of(a) - base, 1);
+	/* A hundred missing in a row (hybrid grace keeps them). */
+	base = lookups_of(a);
+	for (i = k = 0; i < N; i++)
+		if (i < 100 || i >= 200)
+			moved[k++] = ck[i];
+	poll_order(a, 4000, moved, k, 40, v);
+	CHECK_EQ(lookups_of(a) - base, 1);
+	CHECK_EQ(ts_acct_stats(a)->sessions, N);
+	CHECK(layout_in_budget(a));
+out:
+	ts_acct_free(a);
+	free(v);
+}
+
+/*
+ * A new dump order (births land anywhere, the kernel rehashes): once more
+ * than a sixteenth is out of place the table follows, and the next dump in
+ * that order needs no lookup.  Figures stay exact through every move.
+ */
+static void test_layout_reorders(void)
+{
+	enum { N = 20000 };
+	uint64_t *ck = calloc(N, sizeof(*ck)), seed = 7;
+	struct ts_sample *v = calloc(N, sizeof(*v));
+	struct ts_acct *a = ts_acct_new(false, 0);
+	struct ts_acct_layout l;
+	const struct ts_row *r;
+	uint64_t base;
+	size_t i, n;
+
+	if (!CHECK(ck && v && a))
+		goto out;
+	for (i = 0; i < N; i++)
+		ck[i] = 100 + i;
+	poll_order(a, 1000, ck, N, 5, v);
+	ts_acct_rows(a, TS_SORT_ALL, &r);
+	shuffle(ck, N, &seed);
+	poll_order(a, 2000, ck, N, 6, v);
+	ts_acct_layout(a, &l);
+	CHECK_EQ(l.reorders, 1);
+	n = ts_acct_rows(a, TS_SORT_ALL, &r);
+	CHECK_EQ(n, N);
+	for (i = 0; i < n; i++)
+		if (!CHECK(r[i].tx == 1 && r[i].rx == 2 &&
+			   tuple_is_of(&r[i].tuple, r[i].cookie) &&
+			   r[i].inode == (uint32_t)(r[i].cookie * 3 + 1)))
+			break;
+	base = lookups_of(a);
+	poll_order(a, 3000, ck, N, 8, v);
+	CHECK_EQ(lookups_of(a) - base, 0);
+	n = ts_acct_rows(a, TS_SORT_ALL, &r);
+	CHECK_EQ(n, N);
+	for (i = 0; i < n; i++)
+		if (!CHECK(r[i].tx == 2 && r[i].rx == 4))
+			break;
+	CHECK(layout_in_budget(a));
+out:
+	ts_acct_free(a);
+	free(ck);
+	free(v);
+}
+
+static void set_owner_cb(uint64_t cookie, uint32_t inode,
+			 const struct ts_tuple *tuple, void *arg)
+{
+	struct ts_acct *a = arg;
+
+	(void)inode;
+	if (tuple_is_of(tuple, cookie))
+		ts_acct_set_owner(a, cookie, (uint32_t)(cookie % 100000 + 1),
+				  "owner");
+}
+
+/*
+ * Deleting a session moves the last one into its place; rows pending for
+ * moved sessions, closed ones and owners must follow it.
+ */
+static void test_layout_rows_follow_moves(void)
+{
+	enum { N = 3000, GONE = 1000, MOVING = 200 };
+	struct ts_sample *v = calloc(N, sizeof(*v));
+	struct ts_acct *a = ts_acct_new(false, 0);
+	const struct ts_row *r;
+	size_t i, n, nv = 0, checked = 0;
+
+	if (!CHECK(v && a))
+		goto out;
+	for (i = 0; i < N; i++)
+		v[i] = smp_exact(1000 + i, TS_ESTABLISHED, true, 100, 100);
+	poll_v(a, 1000, v, N);
+	ts_acct_foreach_unowned(a, set_owner_cb, a);
+	/* The first GONE vanish; the last MOVING move bytes in the same dump. */
+	for (i = GONE; i < N; i++)
+		v[nv++] = smp_exact(1000 + i, TS_ESTABLISHED, true,
+				    i >= N - MOVING ? 100 + i : 100, 100);
+	poll_v(a, 2000, v, nv);
+	CHECK_EQ(ts_acct_stats(a)->sessions, N - GONE);
+	/* One of the moved ones closes after the dump. */
+	close_ev(a, ev_pay(1000 + N - 1, true, TS_CF_ACTIVE_KNOWN | TS_CF_ACTIVE,
+			   100 + N - 1 + 7, 100, 55, 66));
+	n = ts_acct_rows(a, TS_SORT_ALL, &r);
+	CHECK_EQ(n, MOVING);
+	for (i = 0; i < n; i++) {
+		uint64_t k = r[i].cookie - 1000;
+		int64_t want = (int64_t)k + (k == N - 1 ? 7 : 0);
+
+		if (!CHECK(k >= N - MOVING && k < N) ||
+		    !CHECK_EQ(r[i].tx, want) || !CHECK_EQ(r[i].rx, 0) ||
+		    !CHECK(tuple_is_of(&r[i].tuple, r[i].cookie)) ||
+		    !CHECK_EQ(r[i].pid, r[i].cookie % 100000 + 1) ||
+		    !CHECK_STR(r[i].comm, "owner"))
+			break;
+		if (k == N - 1)
+			checked += CHECK(r[i].closed && r[i].birth_ns == 55 &&
+					 r[i].close_ns == 66 &&
+					 r[i].state == TS_CLOSE);
+		else
+			checked += CHECK(!r[i].closed && !r[i].close_ns);
+	}
+	CHECK_EQ(checked, MOVING);
+out:
+	ts_acct_free(a);
+	free(v);
+}
+
+/* The answer stays put while the next interval builds (and grows) its rows. */
+static void test_layout_rows_stay_valid(void)
+{
+	enum { N = 4000 };
+	struct ts_sample *v = calloc(N, sizeof(*v));
+	struct ts_acct *a = ts_acct_new(false, 0);
+	const struct ts_row *r, *r2;
+	size_t i, n;
+
+	if (!CHECK(v && a))
+		goto out;
+	for (i = 0; i < N; i++)
+		v[i] = smp_exact(1 + i, TS_ESTABLISHED, true, 0, 0);
+	poll_v(a, 1000, v, 10);
+	for (i = 0; i < 10; i++)
+		v[i] = smp_exact(1 + i, TS_ESTABLISHED, true, 1 + i, 0);
+	poll_v(a, 2000, v, 10);
+	n = ts_acct_rows(a, TS_SORT_ALL, &r);
+	CHECK_EQ(n, 10);
+	/* Many more rows than the first answer had room for. */
+	for (i = 0; i < N; i++)
+		v[i] = smp_exact(1 + i, TS_ESTABLISHED, true, 100 + i, 3);
+	poll_v(a, 3000, v, N);
+	for (i = 0; i < n; i++)
+		if (!CHECK_EQ(r[i].cookie, 10 - i) || !CHECK_EQ(r[i].tx, 10 - i))
+			break;
+	n = ts_acct_rows(a, TS_SORT_ALL, &r2);
+	CHECK_EQ(n, N);
+	CHECK_EQ(r2[0].cookie, N);
+	CHECK_EQ(r2[N - 1].rx, 3);
+out:
+	ts_acct_free(a);
+	free(v);
+}
+
+/*
+ * A source that lists only what moved (the iterator): sessions it leaves
+ * out are unchanged, not gone, even with no grace; its next complete dump
+ * retires the ones really gone.
+ */
+static void test_partial_dump_keeps_unlisted(void)
+{
+	struct ts_acct *a = ts_acct_new(false, 0);
+	const struct ts_row *r;
+	size_t n;
+
+	POLL(a, 1000, smp_exact(1, TS_ESTABLISHED, true, 10, 10),
+	     smp_exact(2, TS_ESTABLISHED, true, 20, 20),
+	     smp_exact(3, TS_ESTABLISHED, true, 30, 30));
+	ts_acct_poll_begin(a, 2000);
+	{
+		struct ts_sample s = smp_exact(2, TS_ESTABLISHED, true, 25, 20);
+
+		ts_acct_sample(a, &s);
+	}
+	ts_acct_poll_end_partial(a, 2001);
+	CHECK_EQ(ts_acct_stats(a)->sessions, 3);
+	n = ts_acct_rows(a, TS_SORT_ALL, &r);
+	CHECK_EQ(n, 1);
+	CHECK_ROW(r, n, 2, 5, 0);
+	/* Unlisted for many partial dumps: still there, bytes still exact. */
+	for (n = 0; n < 10; n++) {
+		ts_acct_poll_begin(a, 3000 + n);
+		ts_acct_poll_end_partial(a, 3000 + n);
+	}
+	CHECK_EQ(ts_acct_stats(a)->sessions, 3);
+	POLL(a, 5000, smp_exact(1, TS_ESTABLISHED, true, 11, 10),
+	     smp_exact(2, TS_ESTABLISHED, true, 25, 20));
+	CHECK_EQ(ts_acct_stats(a)->sessions, 2);
+	CHECK_EQ(ts_acct_stats(a)->born, 0);
+	n = ts_acct_rows(a, TS_SORT_ALL, &r);
+	CHECK_EQ(n, 1);
+	CHECK_ROW(r, n, 1, 1, 0);
+	ts_acct_free(a);
+}
+
+/*
+ * A million sessions: the index grows through every size, the budget per
+ * session holds, a tenth die and a tenth are born in random places in the
+ * dump, and every figure stays exact.
+ */
+static void test_layout_million(void)
+{
+	enum { N = 1000000, STEP = 10 };
+	uint64_t *ck = calloc(N, sizeof(*ck)), seed = 0x1e6;
+	struct ts_sample *v = calloc(N, sizeof(*v));
+	struct ts_acct *a = ts_acct_new(false, 0);
+	const struct ts_row *r;
+	size_t i, n, bad = 0;
+	uint64_t born;
+
+	if (!CHECK(ck && v && a))
+		goto out;
+	for (i = 0; i < N; i++)
+		ck[i] = 1 + splitmix(&seed) % (1ULL << 50);
+	shuffle(ck, N, &seed);
+	/* Baseline in pieces: the budget holds through every growth. */
+	ts_acct_poll_begin(a, 1000);
+	for (i = 0; i < N; i++) {
+		v[0] = smp_exact(ck[i], TS_ESTABLISHED, true, STEP, 0);
+		ts_acct_sample(a, &v[0]);
+		if ((i & (i + 1)) == 0 && !layout_in_budget(a))
+			bad++;
+	}
+	ts_acct_poll_end(a);
+	CHECK_EQ(bad, 0);
+	CHECK_EQ(ts_acct_stats(a)->sessions, N);
+	/* A tenth die, as many are born in random places of the dump. */
+	for (i = 0; i < N / 10; i++)
+		ck[i * 10] = (1ULL << 51) + i;
+	born = ts_acct_stats(a)->born;
+	poll_order(a, 2000, ck, N, 2 * STEP, v);
+	CHECK_EQ(ts_acct_stats(a)->born - born, N / 10);
+	CHECK_EQ(ts_acct_stats(a)->sessions, N);
+	n = ts_acct_rows(a, TS_SORT_ALL, &r);
+	CHECK_EQ(n, N);
+	for (i = 0; i < n; i++) {
+		bool fresh = r[i].cookie >> 51;
+
+		if (r[i].tx != (fresh ? 2 * STEP : STEP) || r[i].rx != 4 * STEP ||
+		    !tuple_is_of(&r[i].tuple, r[i].cookie))
+			bad++;
+	}
+	CHECK_EQ(bad, 0);
+	CHECK(layout_in_budget(a));
+out:
+	ts_acct_free(a);
+	free(ck);
+	free(v);
+}
+
 /*
  * Mirror of slot_of() in session.c, only to craft a probe cluster that
  * wraps past the end of the initial 1024-slot table.  Should the hash
@@ -3436,6 +3783,12 @@ static const struct test_case cases[] = {
 	T(sort_all_huge_no_overflow),
 	T(many_sessions_sequential),
 	T(many_sessions_random),
+	T(layout_follows_dump_order),
+	T(layout_reorders),
+	T(layout_rows_follow_moves),
+	T(layout_rows_stay_valid),
+	T(layout_million),
+	T(partial_dump_keeps_unlisted),
 	T(wraparound_deletion),
 	T(wraparound_deletion_sequence),
 	T(close_known_session),

@@ -18,6 +18,7 @@ static const char usage[] =
 "              [--attach auto|fentry|kprobe|tracepoint] [--map-size N]\n"
 "              [--ready-file PATH] [--stats] [--netns all|self|PATH]\n"
 "              [-c CGROUP] [--container] [--owner-hooks HOOKS]\n"
+"              [--source sock_diag|iter|auto]\n"
 "              [interval] [count]\n"
 "  -C              don't clear the screen (and don't truncate to its height)\n"
 "  -S              skip the loadavg summary line\n"
@@ -31,6 +32,8 @@ static const char usage[] =
 "  --json          JSON Lines, one object per session per interval\n"
 "  --ring-size N   close-event ring buffer bytes (default 8388608)\n"
 "  --attach TYPE   trace mode: auto (default), fentry, kprobe, tracepoint\n"
+"  --source SRC    hybrid polls: sock_diag (default), iter (BPF iterator:\n"
+"                  only sockets that moved; kernels with iter/tcp), auto\n"
 "  --map-size N    trace mode: live sessions the BPF map holds (65536)\n"
 "  --stats         print the engine's counters to stderr at exit\n"
 TS_OWNER_HOOKS_USAGE
@@ -62,7 +65,7 @@ static void on_signal(int sig)
 	stop_signal = sig;
 }
 
-enum { OPT_MODE = TS_OPT_TOOL, OPT_ATTACH, OPT_MAP };
+enum { OPT_MODE = TS_OPT_TOOL, OPT_ATTACH, OPT_MAP, OPT_SOURCE };
 
 static void parse_sort(const char *s, enum ts_sort *sort)
 {
@@ -83,6 +86,7 @@ static void parse_args(int argc, char **argv, struct top_opts *o)
 		{ "mode", required_argument, NULL, OPT_MODE },
 		{ "attach", required_argument, NULL, OPT_ATTACH },
 		{ "map-size", required_argument, NULL, OPT_MAP },
+		{ "source", required_argument, NULL, OPT_SOURCE },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -119,6 +123,10 @@ static void parse_args(int argc, char **argv, struct top_opts *o)
 			if (!ts_parse_u32(optarg, 16, 1 << 24, &o->eng.map_entries))
 				ts_usage_error("tcptop", usage,
 					       "invalid map size: '%s' (16..16777216)", optarg);
+			break;
+		case OPT_SOURCE:
+			if (!ts_parse_poll_source(optarg, &o->eng.poll))
+				ts_usage_error("tcptop", usage, "unknown source: '%s'", optarg);
 			break;
 		default:
 			ts_bad_option("tcptop", usage, c, argv);

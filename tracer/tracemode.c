@@ -169,9 +169,9 @@ void ts_trace_close(struct ts_trace *t)
 	free(t);
 }
 
-static int add_sample(struct ts_dump *d, const struct ts_traced *v)
+static int add_sample(struct ts_batch *b, const struct ts_traced *v)
 {
-	struct ts_sample *s = ts_dump_push(d);
+	struct ts_sample *s = ts_batch_push(b);
 
 	if (!s)
 		return -ENOMEM;
@@ -194,13 +194,13 @@ static int add_sample(struct ts_dump *d, const struct ts_traced *v)
 }
 
 /* Batched reads: a handful of syscalls for thousands of sessions. */
-int ts_trace_read(struct ts_trace *t, struct ts_dump *out)
+int ts_trace_read(struct ts_trace *t, struct ts_batch *out)
 {
 	int fd = bpf_map__fd(t->skel->maps.sessions);
 	__u64 in_batch = 0, out_batch;
 	bool first = true;
 
-	ts_dump_reset(out);
+	ts_batch_reset(out);
 	for (;;) {
 		__u32 n = BATCH, i;
 		int ret = bpf_map_lookup_batch(fd, first ? NULL : &in_batch,

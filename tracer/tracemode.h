@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include "tracer.h"
 #include "../common/attach.h"
-#include "../poller/poller.h"
+#include "../common/session.h"
 
 struct ts_trace_opts {
 	enum ts_attach attach;
@@ -24,7 +24,7 @@ struct ts_trace *ts_trace_open(const struct ts_trace_opts *opts,
 			       enum ts_attach *chosen, char *err, size_t errlen);
 void ts_trace_close(struct ts_trace *t);
 /* Every live session's cumulative payload, as payload samples. */
-int ts_trace_read(struct ts_trace *t, struct ts_dump *out);
+int ts_trace_read(struct ts_trace *t, struct ts_batch *out);
 int ts_trace_drain(struct ts_trace *t);
 /* Close events the full ring turned away; sessions the full map refused. */
 void ts_trace_lost(struct ts_trace *t, uint64_t *ring, uint64_t *map_full);
