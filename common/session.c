@@ -50,11 +50,12 @@ struct hot {
 
 /* Read for rows and owner lookups only: 60 bytes. */
 struct cold {
+	uint32_t place : 24;		/* its (netns, cgroup) in acct->places */
+	uint32_t family : 8;		/* AF_INET or AF_INET6 */
 	uint32_t pid;
 	char comm[TS_COMM_LEN];
 	uint16_t lport;
 	uint16_t rport;
-	uint8_t family;
 	uint8_t laddr[16];
 	uint8_t raddr[16];
 };
@@ -66,6 +67,24 @@ struct rows {
 	uint32_t *sess;
 	size_t sess_cap;
 	size_t n;
+};
+
+/*
+ * Where sessions live: (namespace, cgroup) pairs are few, so a session
+ * keeps a 4-byte index into this set instead of 12 bytes of its own.
+ */
+struct place {
+	uint64_t cgroup;
+	uint32_t netns;
+};
+
+#define PLACES_MAX (1u << 24)	/* what cold.place holds */
+
+struct places {
+	struct place *v;		/* v[0]: unknown, (0, 0) */
+	uint32_t n, cap;
+	uint32_t *slot;			/* index + 1; 0: empty */
+	uint32_t scap;			/* power of two */
 };
 
 struct ts_acct {
@@ -91,6 +110,7 @@ struct ts_acct {
 	struct ts_acct_stats stats;
 	uint64_t lookups;
 	uint64_t reorders;
+	struct places places;
 };
 
 struct ts_sample *ts_batch_push(struct ts_batch *b)
@@ -286,6 +306,8 @@ void ts_acct_free(struct ts_acct *a)
 	free(a->hot);
 	free(a->cold);
 	free(a->index);
+	free(a->places.v);
+	free(a->places.slot);
 	free(a->pend.v);
 	free(a->pend.sess);
 	free(a->out);
@@ -462,18 +484,91 @@ static bool state_is_sampled(uint8_t state)
 	return false;
 }
 
-static void set_tuple(struct cold *c, const struct ts_tuple *t)
+static uint32_t place_hash(uint32_t netns, uint64_t cgroup)
 {
-	c->family = (uint8_t)t->family;
+	uint64_t h = (cgroup ^ ((uint64_t)netns << 32 | netns)) *
+		     0x9e3779b97f4a7c15ULL;
+
+	return (uint32_t)(h >> 32);
+}
+
+static bool places_grow(struct places *p)
+{
+	uint32_t ncap = p->cap ? p->cap * 2 : 16, nscap = ncap * 2, i;
+	struct place *nv = realloc(p->v, ncap * sizeof(*nv));
+	uint32_t *ns;
+
+	if (!nv)
+		return false;
+	p->v = nv;
+	ns = calloc(nscap, sizeof(*ns));
+	if (!ns)
+		return false;
+	for (i = 0; i < p->n; i++) {
+		uint32_t h = place_hash(nv[i].netns, nv[i].cgroup) & (nscap - 1);
+
+		while (ns[h])
+			h = (h + 1) & (nscap - 1);
+		ns[h] = i + 1;
+	}
+	free(p->slot);
+	p->slot = ns;
+	p->scap = nscap;
+	p->cap = ncap;
+	return true;
+}
+
+/* The index of (netns, cgroup), added when new; 0 (unknown) without memory. */
+static uint32_t place_of(struct ts_acct *a, uint32_t netns, uint64_t cgroup)
+{
+	struct places *p = &a->places;
+	uint32_t h;
+
+	if (!netns && !cgroup)
+		return 0;
+	if (p->n >= PLACES_MAX) {
+		a->stats.oom++;
+		return 0;
+	}
+	if (p->n + 1 >= p->cap && !places_grow(p)) {
+		a->stats.oom++;
+		return 0;
+	}
+	if (!p->n)
+		p->v[p->n++] = (struct place){ 0, 0 };
+	h = place_hash(netns, cgroup) & (p->scap - 1);
+	for (; p->slot[h]; h = (h + 1) & (p->scap - 1)) {
+		const struct place *pl = &p->v[p->slot[h] - 1];
+
+		if (pl->netns == netns && pl->cgroup == cgroup)
+			return p->slot[h] - 1;
+	}
+	p->v[p->n] = (struct place){ cgroup, netns };
+	p->slot[h] = p->n + 1;
+	return p->n++;
+}
+
+static void set_tuple(struct ts_acct *a, struct cold *c,
+		      const struct ts_tuple *t)
+{
+	c->family = t->family & 0xff;
+	c->place = place_of(a, t->netns, t->cgroup);
 	c->lport = t->lport;
 	c->rport = t->rport;
 	memcpy(c->laddr, t->laddr, 16);
 	memcpy(c->raddr, t->raddr, 16);
 }
 
-static void get_tuple(struct ts_tuple *t, const struct cold *c)
+/* Whole, padding too: callers compare tuples with memcmp. */
+static void get_tuple(const struct ts_acct *a, struct ts_tuple *t,
+		      const struct cold *c)
 {
+	memset(t, 0, sizeof(*t));
 	t->family = c->family;
+	if (c->place) {
+		t->netns = a->places.v[c->place].netns;
+		t->cgroup = a->places.v[c->place].cgroup;
+	}
 	t->lport = c->lport;
 	t->rport = c->rport;
 	memcpy(t->laddr, c->laddr, 16);
@@ -496,7 +591,7 @@ static void sample_new(struct ts_acct *a, const struct ts_sample *smp,
 	if (i == NONE)
 		return;
 	h = &a->hot[i];
-	set_tuple(&a->cold[i], &smp->tuple);
+	set_tuple(a, &a->cold[i], &smp->tuple);
 	h->uid = smp->uid;
 	h->inode = smp->inode;
 	if (smp->pid) {
@@ -741,7 +836,7 @@ static void fill_closed(struct ts_acct *a, uint32_t i,
 
 	ts_obs_of_close(ev, &o);
 	tuple_of_event(&t, ev);
-	set_tuple(&a->cold[i], &t);
+	set_tuple(a, &a->cold[i], &t);
 	h->state = TS_CLOSE;
 	h->flags = F_CLOSED | F_FROM_ZERO | F_OWNER_TRIED;
 	set_flag(h, F_SYN, o.syn_guess);
@@ -861,7 +956,7 @@ void ts_acct_foreach_unowned(struct ts_acct *a, ts_unowned_fn fn, void *arg)
 
 		if (!unowned(&a->hot[i]))
 			continue;
-		get_tuple(&t, &a->cold[i]);
+		get_tuple(a, &t, &a->cold[i]);
 		fn(a->hot[i].cookie, a->hot[i].inode, &t, arg);
 		left += unowned(&a->hot[i]);
 	}
@@ -875,7 +970,7 @@ static void fill_row(struct ts_acct *a, struct ts_row *r, uint32_t i)
 	const struct cold *c = &a->cold[i];
 
 	r->cookie = h->cookie;
-	get_tuple(&r->tuple, c);
+	get_tuple(a, &r->tuple, c);
 	r->state = h->state;
 	r->closed = !!(h->flags & F_CLOSED);
 	r->pid = c->pid;

@@ -451,7 +451,8 @@ def test_hybrid_veth_loss_v6():
 
 def need_iter():
     """The BPF iterator source, where the kernel has iter/tcp."""
-    p = subprocess.run([TCPTOP, "--source", "iter", "-C", "-S", "0.05", "1"],
+    p = subprocess.run([TCPTOP, "--source", "iter", "--netns", "self", "-C",
+                        "-S", "0.05", "1"],
                        capture_output=True, text=True)
     if p.returncode:
         raise Skip("no iterator source here: " + p.stderr.strip()[:200])

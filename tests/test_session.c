@@ -3746,6 +3746,51 @@ static void test_owner_hooks_order_every_kernel(void)
 	CHECK(!ts_parse_owner_hooks("", &h));
 }
 
+
+/*
+ * Attribution: every session keeps its namespace and cgroup through the
+ * table (held as an index into a set of the few pairs a host has), for
+ * polled sessions and for sessions only a close event saw.
+ */
+static void test_rows_keep_netns_and_cgroup(void)
+{
+	enum { N = 40 };
+	struct ts_acct *a = ts_acct_new(true, 2);
+	struct ts_sample v[N];
+	const struct ts_row *r, *x;
+	struct ts_close_event ev;
+	size_t n, i;
+
+	for (i = 0; i < N; i++) {
+		v[i] = smp_exact(100 + i, TS_ESTABLISHED, true, 10, 10);
+		v[i].tuple.netns = i % 3 ? 4026531840u + i % 3 : 0;
+		v[i].tuple.cgroup = i % 4 ? 7000 + i % 4 : 0;
+	}
+	poll_v(a, 1000, v, N);
+	for (i = 0; i < N; i++)
+		v[i].bytes_acked += 5;
+	poll_v(a, 2000, v, N);
+	ev = ev_pay(999, true, TS_CF_ACTIVE_KNOWN | TS_CF_ACTIVE, 3, 4, 5, 6);
+	ev.netns = 4026539999u;
+	ev.cgroup_id = 123456789012ULL;
+	close_ev(a, ev);
+	n = ts_acct_rows(a, TS_SORT_ALL, &r);
+	CHECK_EQ(n, N + 1);
+	for (i = 0; i < N; i++) {
+		x = row_of(r, n, 100 + i);
+		if (!CHECK(x) || !CHECK_EQ(x->tuple.netns, v[i].tuple.netns) ||
+		    !CHECK_EQ(x->tuple.cgroup, v[i].tuple.cgroup) ||
+		    !CHECK_EQ(x->tx, 5))
+			break;
+	}
+	x = row_of(r, n, 999);
+	if (CHECK(x)) {
+		CHECK_EQ(x->tuple.netns, 4026539999u);
+		CHECK_EQ(x->tuple.cgroup, 123456789012ULL);
+	}
+	ts_acct_free(a);
+}
+
 /* ------------------------------------------------------------------ */
 
 struct test_case {
@@ -3830,6 +3875,7 @@ static const struct test_case cases[] = {
 	T(prop_poll_wrong_hints),
 	T(prop_hybrid_racy_order),
 	T(owner_hooks_order_every_kernel),
+	T(rows_keep_netns_and_cgroup),
 };
 
 int main(int argc, char **argv)
