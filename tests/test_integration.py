@@ -276,45 +276,48 @@ def check_rows_well_formed(rows):
 
 # ---------------------------------------------------------------- poll mode
 
+LONG_TX, LONG_RX, LONG_TX_STEP, LONG_RX_STEP = 3000, 5000, 7, 13
+
+
 def long_lived(netns_c, netns_s, addr, family, conns=30, rounds=3):
     """Connections that move bytes over several polls and are still open
     when tcptop takes its last sample (poll mode sees no close)."""
     return ("--family", family, "--addr", addr, "--client-netns", netns_c,
             "--server-netns", netns_s, "--conns", conns, "--parallel", conns,
             "--rounds", rounds, "--round-gap-ms", 300, "--hold-ms", 6000,
-            "--close", "mixed", "--tx-base", 3000, "--rx-base", 5000)
+            "--close", "mixed", "--tx-base", LONG_TX, "--rx-base", LONG_RX,
+            "--tx-step", LONG_TX_STEP, "--rx-step", LONG_RX_STEP)
 
 
 def established_bytes(netns):
-    """(sockets, bytes acked + received) over the ESTABLISHED sockets."""
+    """bytes_acked + bytes_received over the ESTABLISHED sockets."""
     out = sh("ss", "-Htin", "state", "established", netns=netns).stdout
-    n = total = 0
-    for line in out.splitlines():
-        if not line.startswith(" ") and not line.startswith("\t"):
-            n += 1
-        for field in line.split():
-            k, _, v = field.partition(":")
-            if k in ("bytes_acked", "bytes_received") and v.isdigit():
-                total += int(v)
-    return n, total
+    total = 0
+    for field in out.split():
+        k, _, v = field.partition(":")
+        if k in ("bytes_acked", "bytes_received") and v.isdigit():
+            total += int(v)
+    return total
 
 
-def wait_rounds_done(netnses, sockets, timeout=60):
-    """Waits until the long-lived workload's rounds are over: all its
-    sockets established and no byte moved for 1 s (more than the 300 ms
-    gap between rounds).  Its --hold-ms keeps them open after that."""
+def wait_rounds_done(netnses, conns=30, rounds=3, timeout=60):
+    """Waits until every round of long_lived() is over, sent and
+    acknowledged: while the sockets are held open, both ends' counters
+    add up to exactly what the workload moves (each payload byte is acked
+    on one end and received on the other) plus one SYN per client."""
+    steps = conns * (conns - 1) // 2
+    tx = rounds * (conns * LONG_TX + LONG_TX_STEP * steps)
+    rx = rounds * (conns * LONG_RX + LONG_RX_STEP * steps)
+    want = 2 * (tx + rx) + conns
     deadline = time.time() + timeout
-    last = None
-    since = time.time()
+    got = 0
     while time.time() < deadline:
-        now = [established_bytes(ns) for ns in netnses]
-        if sum(n for n, _ in now) >= sockets and now == last:
-            if time.time() - since >= 1.0:
-                return
-        else:
-            last, since = now, time.time()
-        time.sleep(0.1)
-    raise AssertionError("workload still moving bytes after %ds" % timeout)
+        got = sum(established_bytes(ns) for ns in netnses)
+        if got >= want:
+            return
+        time.sleep(0.05)
+    raise AssertionError("workload rounds not done after %ds: %d of %d "
+                         "bytes" % (timeout, got, want))
 
 
 def run_poll(hosts, addr, family):
@@ -325,7 +328,7 @@ def run_poll(hosts, addr, family):
                                                   family)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     # The connections stay open --hold-ms after their rounds.
-    wait_rounds_done({hosts.a, hosts.b}, 60)
+    wait_rounds_done({hosts.a, hosts.b})
     ta.stop()
     if tb is not ta:
         tb.stop()
@@ -1033,7 +1036,7 @@ def test_poll_mode_unprivileged_user():
             [TCPLOAD] + [str(x) for x in long_lived(h.a, h.a, "127.0.0.1",
                                                       4, conns=10)],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        wait_rounds_done({h.a}, 20)
+        wait_rounds_done({h.a}, conns=10)
         tool.send_signal(signal.SIGINT)
         err = tool.communicate(timeout=30)[1]
         out = proc.communicate(timeout=60)[0]
