@@ -95,6 +95,7 @@ struct opts {
 	unsigned long timeout_s;
 	unsigned long idle;
 	const char *ready_file;
+	const char *hold_until;	/* hold ends when this path exists */
 	unsigned long pingpong;		/* messages per connection */
 	unsigned long bulk;		/* bytes per connection */
 	unsigned long msg_size;		/* 0: mode default */
@@ -177,6 +178,8 @@ static const char usage_text[] =
 "  --rounds R              request/response rounds (default 1)\n"
 "  --round-gap-ms MS       client sleep between rounds (default 0)\n"
 "  --hold-ms MS            first closer waits MS after the last round (0)\n"
+"  --hold-until PATH       ... or until PATH exists, if sooner (a test's\n"
+"                          signal that it has looked)\n"
 "  --close MODE            client|server|reset-client|reset-server|mixed\n"
 "                          (default client; mixed: conn i uses i % 4 in\n"
 "                          that order); resets happen only after TCP\n"
@@ -233,8 +236,8 @@ enum {
 	OPT_FAMILY = 256, OPT_ADDR, OPT_PORT, OPT_PORT_COUNT, OPT_SNS, OPT_CNS,
 	OPT_CONNS, OPT_PARALLEL, OPT_TXB, OPT_TXS, OPT_RXB, OPT_RXS,
 	OPT_ROUNDS, OPT_GAP, OPT_HOLD, OPT_CLOSE, OPT_TIMEOUT, OPT_IDLE,
-	OPT_READY, OPT_PINGPONG, OPT_BULK, OPT_MSG_SIZE, OPT_DURATION,
-	OPT_THINK, OPT_NO_COOKIE, OPT_GETPPID,
+	OPT_READY, OPT_HOLD_UNTIL, OPT_PINGPONG, OPT_BULK, OPT_MSG_SIZE,
+	OPT_DURATION, OPT_THINK, OPT_NO_COOKIE, OPT_GETPPID,
 };
 
 static const struct option long_opts[] = {
@@ -257,6 +260,7 @@ static const struct option long_opts[] = {
 	{ "timeout-s", required_argument, NULL, OPT_TIMEOUT },
 	{ "idle", required_argument, NULL, OPT_IDLE },
 	{ "ready-file", required_argument, NULL, OPT_READY },
+	{ "hold-until", required_argument, NULL, OPT_HOLD_UNTIL },
 	{ "pingpong", required_argument, NULL, OPT_PINGPONG },
 	{ "bulk", required_argument, NULL, OPT_BULK },
 	{ "msg-size", required_argument, NULL, OPT_MSG_SIZE },
@@ -399,6 +403,11 @@ static int parse_str_opt(int c, const char *arg)
 		if (!*arg)
 			usage_err("--ready-file wants a path");
 		opt.ready_file = arg;
+		return 0;
+	case OPT_HOLD_UNTIL:
+		if (!*arg)
+			usage_err("--hold-until wants a path");
+		opt.hold_until = arg;
 		return 0;
 	}
 	return -1;
@@ -721,6 +730,19 @@ static int wait_outq_empty(int fd)
 	return -1;
 }
 
+/* --hold-ms, cut short once --hold-until's path exists. */
+static void hold(void)
+{
+	int64_t end = mono_ms() + (int64_t)opt.hold_ms;
+
+	if (!opt.hold_until) {
+		sleep_ms(opt.hold_ms);
+		return;
+	}
+	while (mono_ms() < end && access(opt.hold_until, F_OK))
+		sleep_ms(5);
+}
+
 static int wait_peer_ack(long idx, int peer)
 {
 	int64_t end = mono_ms() + ACK_WAIT_MS;
@@ -755,7 +777,7 @@ static int close_first(struct conn *c, int side, int reset)
 			c->close = "rst-unacked";
 		}
 	}
-	sleep_ms(opt.hold_ms);
+	hold();
 	if (reset && setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg))) {
 		fprintf(stderr, "tcpload: %s conn %ld: SO_LINGER: %s\n",
 			side_names[side], c->idx, strerror(errno));

@@ -122,7 +122,8 @@ class Tool:
         self.out = tempfile.TemporaryFile(mode="w+")
         self.err = tempfile.TemporaryFile(mode="w+")
         self.proc = subprocess.Popen(cmd, stdout=self.out, stderr=self.err)
-        deadline = time.time() + 20
+        # A bound, not a wait: loading BPF on a busy machine is slow.
+        deadline = time.time() + 90
         while not os.path.exists(self.ready):
             if self.proc.poll() is not None or time.time() > deadline:
                 self.stop()
@@ -278,60 +279,96 @@ def check_rows_well_formed(rows):
 
 # ---------------------------------------------------------------- poll mode
 
-def long_lived(netns_c, netns_s, addr, family, conns=30, rounds=3):
+LONG_TX, LONG_RX, LONG_TX_STEP, LONG_RX_STEP = 3000, 5000, 7, 13
+
+
+def long_lived(netns_c, netns_s, addr, family, conns=30, rounds=3,
+               release=None):
     """Connections that move bytes over several polls and are still open
-    when tcptop takes its last sample (poll mode sees no close)."""
+    when tcptop takes its last sample (poll mode sees no close): held
+    until the path @release exists (bounded: 60 s), or for 3 s."""
+    hold = ("--hold-ms", 60000, "--hold-until", release) if release else \
+        ("--hold-ms", 3000)
     return ("--family", family, "--addr", addr, "--client-netns", netns_c,
             "--server-netns", netns_s, "--conns", conns, "--parallel", conns,
-            "--rounds", rounds, "--round-gap-ms", 300, "--hold-ms", 6000,
-            "--close", "mixed", "--tx-base", 3000, "--rx-base", 5000)
+            "--rounds", rounds, "--round-gap-ms", 300, "--close", "mixed",
+            "--tx-base", LONG_TX, "--rx-base", LONG_RX,
+            "--tx-step", LONG_TX_STEP, "--rx-step", LONG_RX_STEP) + hold
+
+
+class Release:
+    """A path whose creation tells the workload to stop holding."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="tcpsight-release-")
+        self.path = os.path.join(self.dir, "go")
+
+    def go(self):
+        open(self.path, "w").close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.go()
+        os.unlink(self.path)
+        os.rmdir(self.dir)
+
+
+def count_established(netns):
+    out = sh("ss", "-Htn", "state", "established", netns=netns).stdout
+    return len(out.splitlines())
 
 
 def established_bytes(netns):
-    """(sockets, bytes acked + received) over the ESTABLISHED sockets."""
+    """bytes_acked + bytes_received over the ESTABLISHED sockets."""
     out = sh("ss", "-Htin", "state", "established", netns=netns).stdout
-    n = total = 0
-    for line in out.splitlines():
-        if not line.startswith(" ") and not line.startswith("\t"):
-            n += 1
-        for field in line.split():
-            k, _, v = field.partition(":")
-            if k in ("bytes_acked", "bytes_received") and v.isdigit():
-                total += int(v)
-    return n, total
+    total = 0
+    for field in out.split():
+        k, _, v = field.partition(":")
+        if k in ("bytes_acked", "bytes_received") and v.isdigit():
+            total += int(v)
+    return total
 
 
-def wait_rounds_done(netnses, sockets, timeout=60):
-    """Waits until the long-lived workload's rounds are over: all its
-    sockets established and no byte moved for 1 s (more than the 300 ms
-    gap between rounds).  Its --hold-ms keeps them open after that."""
+def wait_rounds_done(netnses, conns=30, rounds=3, timeout=60):
+    """Waits until every round of long_lived() is over, sent and
+    acknowledged: while the sockets are held open, both ends' counters
+    add up to exactly what the workload moves (each payload byte is acked
+    on one end and received on the other) plus one SYN per client."""
+    steps = conns * (conns - 1) // 2
+    tx = rounds * (conns * LONG_TX + LONG_TX_STEP * steps)
+    rx = rounds * (conns * LONG_RX + LONG_RX_STEP * steps)
+    want = 2 * (tx + rx) + conns
     deadline = time.time() + timeout
-    last = None
-    since = time.time()
+    got = 0
     while time.time() < deadline:
-        now = [established_bytes(ns) for ns in netnses]
-        if sum(n for n, _ in now) >= sockets and now == last:
-            if time.time() - since >= 1.0:
-                return
-        else:
-            last, since = now, time.time()
-        time.sleep(0.1)
-    raise AssertionError("workload still moving bytes after %ds" % timeout)
+        got = sum(established_bytes(ns) for ns in netnses)
+        if got >= want:
+            return
+        time.sleep(0.05)
+    raise AssertionError("workload rounds not done after %ds: %d of %d "
+                         "bytes" % (timeout, got, want))
 
 
 def run_poll(hosts, addr, family):
     ta = Tool(hosts.a, "--mode", "poll", "0.4")
     tb = ta if hosts.a == hosts.b else Tool(hosts.b, "--mode", "poll", "0.4")
-    proc = subprocess.Popen(
-        [TCPLOAD] + [str(x) for x in long_lived(hosts.a, hosts.b, addr,
-                                                  family)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    # The connections stay open --hold-ms after their rounds.
-    wait_rounds_done({hosts.a, hosts.b}, 60)
-    ta.stop()
-    if tb is not ta:
-        tb.stop()
-    out, err = proc.communicate(timeout=60)
+    with Release() as rel:
+        proc = subprocess.Popen(
+            [TCPLOAD] + [str(x) for x in long_lived(hosts.a, hosts.b, addr,
+                                                      family,
+                                                      release=rel.path)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # Held open until the tools have taken their last sample.
+        try:
+            wait_rounds_done({hosts.a, hosts.b})
+        finally:
+            ta.stop()
+            if tb is not ta:
+                tb.stop()
+        rel.go()
+        out, err = proc.communicate(timeout=60)
     if proc.returncode:
         raise AssertionError("tcpload: " + err[-300:])
     truth = [json.loads(l) for l in out.splitlines()]
@@ -833,14 +870,21 @@ def test_life_veth_v6():
 
 def test_life_born_before_start():
     """Sessions alive before tcplife: printed, exact, duration unknown."""
-    with Loopback("fb") as h:
+    with Loopback("fb") as h, Release() as rel:
         proc = subprocess.Popen(
             [TCPLOAD, "--client-netns", h.a, "--server-netns", h.a,
-             "--conns", "20", "--parallel", "20", "--hold-ms", "2500",
+             "--conns", "20", "--parallel", "20", "--hold-ms", "60000",
+             "--hold-until", rel.path,
              "--close", "mixed", "--tx-base", "4000", "--rx-base", "6000"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        time.sleep(1.0)
+        # Every socket born (both ends established) before tcplife starts.
+        deadline = time.time() + 60
+        while count_established(h.a) < 40:
+            assert proc.poll() is None and time.time() < deadline, \
+                "workload did not connect"
+            time.sleep(0.05)
         t = Tool(h.a, prog=TCPLIFE)
+        rel.go()
         out, err = proc.communicate(timeout=60)
         wait_quiet(h.a)
         t.stop()
@@ -1063,14 +1107,18 @@ def test_poll_mode_unprivileged_user():
             time.sleep(0.02)
         os.unlink(ready)
         os.rmdir(rdir)
-        proc = subprocess.Popen(
-            [TCPLOAD] + [str(x) for x in long_lived(h.a, h.a, "127.0.0.1",
-                                                      4, conns=10)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        wait_rounds_done({h.a}, 20)
-        tool.send_signal(signal.SIGINT)
-        err = tool.communicate(timeout=30)[1]
-        out = proc.communicate(timeout=60)[0]
+        with Release() as rel:
+            proc = subprocess.Popen(
+                [TCPLOAD] + [str(x) for x in long_lived(
+                    h.a, h.a, "127.0.0.1", 4, conns=10, release=rel.path)],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            try:
+                wait_rounds_done({h.a}, conns=10)
+            finally:
+                tool.send_signal(signal.SIGINT)
+                err = tool.communicate(timeout=30)[1]
+            rel.go()
+            out = proc.communicate(timeout=60)[0]
     assert tool.returncode == 0, err
     assert err == "", err
     outf.seek(0)
