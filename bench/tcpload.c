@@ -634,8 +634,11 @@ static void capture(int fd, struct endp *l, struct endp *r)
 	len = sizeof(ss);
 	if (!getpeername(fd, (struct sockaddr *)&ss, &len))
 		endp_from(&ss, r);
+	/* Asking makes the cookie: --no-cookie leaves that to the tools. */
+	l->cookie = 0;
 	len = sizeof(l->cookie);
-	if (getsockopt(fd, SOL_SOCKET, SO_COOKIE, &l->cookie, &len))
+	if (!opt.no_cookie &&
+	    getsockopt(fd, SOL_SOCKET, SO_COOKIE, &l->cookie, &len))
 		l->cookie = 0;
 }
 
