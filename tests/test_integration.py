@@ -649,8 +649,10 @@ def test_life_filters_in_kernel():
     with Loopback("fk") as h:
         port = 47000
         others = 47100
-        tl = Tool(h.a, "-L", str(port), prog=TCPLIFE)
-        tr = Tool(h.a, "-D", str(port), prog=TCPLIFE)
+        # A full list (1024 ports, the wanted one last): one bitmap test.
+        many = ",".join(str(p) for p in range(1, 1024)) + ",%d" % port
+        tl = Tool(h.a, "-L", many, prog=TCPLIFE)
+        tr = Tool(h.a, "-D", many, prog=TCPLIFE)
         t6 = Tool(h.a, "-6", prog=TCPLIFE)
         t4 = Tool(h.a, "-4", prog=TCPLIFE)
         try:
@@ -754,7 +756,8 @@ def test_bad_options_exit_2():
 
 def test_tcplife_bad_options_exit_2():
     bad = [["-L", "70000"], ["-L", "0"], ["-D", "x"], ["-p", "abc"],
-           ["-p", "-5"], ["-L", "1,2,3,4,5,6,7,8,9"], ["-s", "--json"],
+           ["-p", "-5"], ["-L", ",".join(map(str, range(1, 1026)))],
+           ["-D", "1,123456"], ["-s", "--json"],
            ["--ring-size", "100"], ["--bogus"], ["extra"], ["-L"],
            ["-L", "80,"]]
     for args in bad:

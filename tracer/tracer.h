@@ -10,8 +10,6 @@
 #include "../bpf/tcpsight.h"
 #include "../common/session.h"
 
-#define TS_MAX_PORTS 8
-
 struct ts_tracer_opts {
 	size_t ring_bytes;		/* rounded up to a power of two */
 	uint32_t births_max;		/* sockets remembered between state changes */
