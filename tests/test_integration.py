@@ -786,6 +786,60 @@ def test_table_output():
                                       "RX_KB", "TX_KB"], hdr
 
 
+TMUX_SOCKET = "tcpsight%d" % os.getpid()
+
+
+def tmux(*args, check=True):
+    """A tmux server of our own, so nobody else's sessions mix in."""
+    return sh("tmux", "-L", TMUX_SOCKET, *args, check=check)
+
+
+def test_top_screen_fits_terminal():
+    """tcptop in a real terminal (tmux) of several sizes, more sessions
+    than rows: the loadavg line stays on top, the summary line is seen,
+    nothing scrolls."""
+    need_root()
+    if not shutil_which("tmux"):
+        raise Skip("tmux not installed")
+    sizes = ((100, 12), (80, 24), (200, 50))
+    with Loopback("sc") as h:
+        load = subprocess.Popen(
+            [TCPLOAD] + [str(x) for x in long_lived(h.a, h.a, "127.0.0.1", 4,
+                                                      conns=40, rounds=80)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            for cols, rows in sizes:
+                tmux("new-session", "-d", "-s", "s%d" % rows, "-x",
+                     str(cols), "-y", str(rows),
+                     "ip netns exec %s %s 0.3" % (h.a, TCPTOP))
+            for cols, rows in sizes:
+                screen_check("s%d" % rows, cols, rows)
+        finally:
+            tmux("kill-server", check=False)
+            load.kill()
+            load.communicate()
+
+
+def screen_check(name, cols, rows):
+    deadline = time.time() + 20
+    while True:
+        lines = tmux("capture-pane", "-p", "-t", name).stdout.split("\n")
+        # A whole frame: drawn from the top down to the summary line.
+        if any(l.startswith("-- ") for l in lines) and \
+                sum(1 for l in lines if " 127.0.0.1:" in l) >= \
+                min(rows - 6, 20):
+            break
+        if time.time() > deadline:
+            raise AssertionError("%dx%d: no full frame: %r" %
+                                 (cols, rows, lines))
+        time.sleep(0.05)
+    assert len(lines) <= rows + 1, lines
+    assert lines[0].split()[1:2] == ["loadavg:"], \
+        "%dx%d: top line %r" % (cols, rows, lines[0])
+    summary = [i for i, l in enumerate(lines) if l.startswith("-- ")]
+    assert summary and summary[0] <= rows - 1, (cols, rows, lines)
+
+
 # ---------------------------------------------------------------- faults
 
 def test_no_btf_one_clear_line():

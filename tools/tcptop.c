@@ -162,6 +162,10 @@ static void print_json(const struct top_opts *o, const struct ts_row *rows,
 	}
 }
 
+/*
+ * Lines the table may end with a newline: a terminal of N rows scrolls as
+ * soon as the Nth newline is written, so the cursor keeps the last row.
+ */
 static int screen_lines(const struct top_opts *o)
 {
 	struct winsize ws;
@@ -169,7 +173,7 @@ static int screen_lines(const struct top_opts *o)
 	if (o->no_clear || !isatty(STDOUT_FILENO) ||
 	    ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) || !ws.ws_row)
 		return 1 << 30;
-	return ws.ws_row;
+	return ws.ws_row - 1;
 }
 
 static void print_loadavg(void)
@@ -189,6 +193,7 @@ static void print_loadavg(void)
 	printf("%s loadavg: %s\n\n", when, buf);
 }
 
+/* A family's block is its header, its rows and one blank line. */
 static int print_family(const struct top_opts *o, const struct ts_row *rows,
 			size_t n, int family, int lines_left)
 {
@@ -199,11 +204,11 @@ static int print_family(const struct top_opts *o, const struct ts_row *rows,
 	for (i = 0; i < n; i++)
 		if (rows[i].tuple.family == family && row_wanted(o, &rows[i]))
 			any = true;
-	if (!any || lines_left < 2)
+	if (!any || lines_left < 3)
 		return lines_left;
 	ts_top_header(stdout, family);
-	lines_left--;
-	for (i = 0; i < n && shown < o->rows && lines_left > 1; i++) {
+	lines_left -= 2;
+	for (i = 0; i < n && shown < o->rows && lines_left > 0; i++) {
 		if (rows[i].tuple.family != family || !row_wanted(o, &rows[i]))
 			continue;
 		ts_top_line(stdout, &rows[i]);
@@ -211,13 +216,14 @@ static int print_family(const struct top_opts *o, const struct ts_row *rows,
 		lines_left--;
 	}
 	putchar('\n');
-	return lines_left - 1;
+	return lines_left;
 }
 
 static void print_table(const struct top_opts *o, struct ts_engine *eng,
 			const struct ts_row *rows, size_t n, uint64_t lost)
 {
 	int lines = screen_lines(o);
+	bool summary;
 	size_t i, closed = 0;
 
 	if (!o->no_clear)
@@ -226,11 +232,15 @@ static void print_table(const struct top_opts *o, struct ts_engine *eng,
 		print_loadavg();
 		lines -= 2;
 	}
+	/* The summary line's row is kept before the tables take theirs. */
+	summary = ts_engine_mode(eng) != TS_MODE_POLL && lines > 0;
+	if (summary)
+		lines--;
 	lines = print_family(o, rows, n, AF_INET, lines);
-	lines = print_family(o, rows, n, AF_INET6, lines);
+	print_family(o, rows, n, AF_INET6, lines);
 	for (i = 0; i < n; i++)
 		closed += rows[i].closed;
-	if (ts_engine_mode(eng) != TS_MODE_POLL && lines > 1)
+	if (summary)
 		printf("-- %zu sessions moved bytes, %zu closed, %llu close events lost\n",
 		       n, closed, (unsigned long long)lost);
 }
