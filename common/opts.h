@@ -20,6 +20,9 @@ enum {
 	TS_OPT_JSON = 256,
 	TS_OPT_RING,
 	TS_OPT_READY,
+	TS_OPT_MODE,			/* engine options (tools/engine.h) */
+	TS_OPT_ATTACH,
+	TS_OPT_MAP,
 	TS_OPT_TOOL,			/* first code free for a tool's own */
 };
 #define TS_COMMON_LONGOPTS						\

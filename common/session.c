@@ -489,6 +489,7 @@ static void close_row(struct ts_acct *acct, const struct ts_close_event *ev,
 	tuple_of_event(&r->tuple, ev);
 	r->state = TS_CLOSE;
 	r->closed = true;
+	r->active = syn;
 	r->tx = ts_close_tx(ev, syn);
 	r->rx = ts_close_rx(ev);
 	if (ev->flags & TS_CF_OWNER) {
@@ -561,6 +562,7 @@ static void fill_row(struct ts_row *r, const struct session *s)
 	r->tuple = s->tuple;
 	r->state = s->state;
 	r->closed = s->closed_now;
+	r->active = s->syn;
 	r->tx = s->d_tx;
 	r->rx = s->d_rx;
 	r->pid = s->pid;

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <getopt.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +11,7 @@
 #include "../poller/poller.h"
 #include "../poller/owners.h"
 #include "../tracer/tracemode.h"
+#include "../common/opts.h"
 
 /* Dumps a vanished session waits for its close event (hybrid). */
 #define CLOSE_GRACE 2
@@ -18,6 +21,8 @@ struct ts_engine {
 	const char *ready_file;
 	ts_life_fn life_fn;
 	void *life_arg;
+	bool rows_and_life;
+	const struct ts_dump *last_dump;
 	struct ts_poller *poller;
 	struct ts_tracer *tracer;
 	struct ts_trace *trace;		/* trace mode instead of poller+tracer */
@@ -90,6 +95,7 @@ static void life_of(struct ts_engine *e, const struct ts_close_event *ev)
 
 	if (!(ev->flags & TS_CF_ACTIVE_KNOWN) && known)
 		syn = info.syn;
+	l.active = syn;
 	l.tuple.family = ev->family;
 	l.tuple.lport = ev->lport;
 	l.tuple.rport = ev->rport;
@@ -113,9 +119,10 @@ static int on_close(const struct ts_close_event *ev, void *arg)
 	struct ts_engine *e = arg;
 
 	e->stats.events++;
+	/* Before the core closes it: life_of asks the table what it knew. */
 	if (e->life_fn)
 		life_of(e, ev);
-	else
+	if (!e->life_fn || e->rows_and_life)
 		ts_acct_close(e->acct, ev);
 	return 0;
 }
@@ -129,7 +136,7 @@ static bool open_tracer(struct ts_engine *e, const struct ts_engine_opts *o,
 	to.ring_bytes = o->ring_bytes;
 	to.births_max = o->births_max;
 	to.netns = own_netns();
-	to.wakeup = o->life_fn != NULL;
+	to.wakeup = o->life_fn && !o->rows_and_life;
 	e->tracer = ts_tracer_open(&to, on_close, e, why, len);
 	if (!e->tracer)
 		return false;
@@ -168,6 +175,7 @@ struct ts_engine *ts_engine_open(const struct ts_engine_opts *o,
 	e->life_fn = o->life_fn;
 	e->ready_file = o->ready_file;
 	e->life_arg = o->life_arg;
+	e->rows_and_life = o->life_fn && o->rows_and_life;
 	if (e->mode == TS_MODE_TRACE) {
 		if (!open_trace(e, o, err, errlen))
 			goto fail;
@@ -182,7 +190,7 @@ struct ts_engine *ts_engine_open(const struct ts_engine_opts *o,
 	}
 	if (e->mode == TS_MODE_HYBRID && !open_tracer(e, o, why, sizeof(why))) {
 		/* tcplife is nothing without the probe. */
-		if (o->life_fn) {
+		if (o->life_fn && !o->rows_and_life) {
 			snprintf(err, errlen, "%s", why);
 			goto fail;
 		}
@@ -237,6 +245,8 @@ static int poll_once(struct ts_engine *e, char *err, size_t errlen)
 		d = &e->trace_dump;
 	} else {
 		ret = ts_poller_dump(e->poller, &d);
+		if (!ret)
+			e->last_dump = d;
 	}
 	if (ret) {
 		snprintf(err, errlen, "%s failed: %s",
@@ -245,6 +255,9 @@ static int poll_once(struct ts_engine *e, char *err, size_t errlen)
 			 strerror(-ret));
 		return ret;
 	}
+	e->stats.dumps++;
+	e->stats.dump_sockets = d->n;
+	e->stats.namespaces = 1;
 	ts_acct_poll_begin(e->acct, ts_monotonic_ns());
 	for (i = 0; i < d->n; i++)
 		ts_acct_sample(e->acct, &d->v[i]);
@@ -360,8 +373,13 @@ int ts_engine_interval(struct ts_engine *e, enum ts_sort sort,
 int ts_engine_wait(struct ts_engine *e, int timeout_ms, char *err,
 		   size_t errlen)
 {
-	int ret = ts_tracer_wait(e->tracer, timeout_ms);
+	int ret;
 
+	if (!e->tracer) {
+		poll(NULL, 0, timeout_ms);
+		return 0;
+	}
+	ret = ts_tracer_wait(e->tracer, timeout_ms);
 	if (ret < 0 && ret != -EINTR) {
 		snprintf(err, errlen, "ring buffer: %s", strerror(-ret));
 		return ret;
@@ -408,4 +426,32 @@ void ts_engine_print_stats(struct ts_engine *e, FILE *f, const char *prog)
 		(unsigned long long)o->scans_hot,
 		(unsigned long long)o->scans_full,
 		(unsigned long long)a->oom);
+}
+
+bool ts_engine_port_listening(const struct ts_engine *e, uint16_t port)
+{
+	const struct ts_dump *d = e->last_dump;
+
+	return d && (d->listen_ports[port / 64] >> (port % 64) & 1);
+}
+
+bool ts_engine_option(const char *prog, const char *usage, int c,
+		      const char *arg, struct ts_engine_opts *o)
+{
+	switch (c) {
+	case TS_OPT_MODE:
+		if (!ts_parse_mode(arg, &o->mode))
+			ts_usage_error(prog, usage, "unknown mode: '%s'", arg);
+		return true;
+	case TS_OPT_ATTACH:
+		if (!ts_parse_attach(arg, &o->attach))
+			ts_usage_error(prog, usage, "unknown attach type: '%s'", arg);
+		return true;
+	case TS_OPT_MAP:
+		if (!ts_parse_u32(arg, 16, 1 << 24, &o->map_entries))
+			ts_usage_error(prog, usage,
+				       "invalid map size: '%s' (16..16777216)", arg);
+		return true;
+	}
+	return false;
 }

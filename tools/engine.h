@@ -24,6 +24,8 @@ struct ts_engine_opts {
 	/* Set: close events go here, whole-life, instead of interval rows. */
 	ts_life_fn life_fn;
 	void *life_arg;
+	/* With life_fn: close events feed the interval rows too (tcpsightd). */
+	bool rows_and_life;
 	struct ts_tracer_opts filter;	/* pid/family/ports, run in the kernel */
 	size_t ring_bytes;
 	uint32_t births_max;
@@ -38,6 +40,9 @@ struct ts_engine_stats {
 	uint64_t lost;			/* close events lost, since start */
 	uint64_t events;		/* close events drained, since start */
 	uint64_t map_full;		/* trace mode: calls that found the map full */
+	uint64_t dumps;			/* polls taken, baseline included */
+	uint64_t dump_sockets;		/* sockets in the last dump */
+	uint32_t namespaces;		/* network namespaces polled per interval */
 };
 
 struct ts_engine;
@@ -55,14 +60,28 @@ int ts_engine_start(struct ts_engine *e, char *err, size_t errlen);
 int ts_engine_interval(struct ts_engine *e, enum ts_sort sort,
 		       const struct ts_row **rows, size_t *n,
 		       char *err, size_t errlen);
-/* tcplife: waits up to @timeout_ms for close events, hands them to life_fn. */
+/*
+ * Waits up to @timeout_ms for close events, hands them to life_fn (and to
+ * the rows with rows_and_life); without the probe it only sleeps.
+ */
 int ts_engine_wait(struct ts_engine *e, int timeout_ms, char *err, size_t errlen);
 const struct ts_engine_stats *ts_engine_stats(struct ts_engine *e);
 const struct ts_acct_stats *ts_engine_acct_stats(const struct ts_engine *e);
 /* One line of every counter, for operators (--stats) and tests. */
 void ts_engine_print_stats(struct ts_engine *e, FILE *f, const char *prog);
+/* Whether the last dump saw a listener on @port (this namespace). */
+bool ts_engine_port_listening(const struct ts_engine *e, uint16_t port);
 const char *ts_mode_name(enum ts_mode mode);
 bool ts_parse_mode(const char *s, enum ts_mode *mode);
 uint64_t ts_monotonic_ns(void);
+
+/* --mode, --attach, --map-size: the engine's options, one parser for all tools. */
+#define TS_ENGINE_LONGOPTS						\
+	{ "mode", required_argument, NULL, TS_OPT_MODE },		\
+	{ "attach", required_argument, NULL, TS_OPT_ATTACH },		\
+	{ "map-size", required_argument, NULL, TS_OPT_MAP }
+/* Handles @c when it is an engine option (bad value: exit 2); else false. */
+bool ts_engine_option(const char *prog, const char *usage, int c,
+		      const char *arg, struct ts_engine_opts *o);
 
 #endif

@@ -59,7 +59,7 @@ static void on_signal(int sig)
 	stop_signal = sig;
 }
 
-enum { OPT_MODE = TS_OPT_TOOL, OPT_ATTACH, OPT_MAP, OPT_STATS };
+enum { OPT_STATS = TS_OPT_TOOL };
 
 static void parse_sort(const char *s, enum ts_sort *sort)
 {
@@ -77,9 +77,7 @@ static void parse_args(int argc, char **argv, struct top_opts *o)
 {
 	static const struct option longopts[] = {
 		TS_COMMON_LONGOPTS,
-		{ "mode", required_argument, NULL, OPT_MODE },
-		{ "attach", required_argument, NULL, OPT_ATTACH },
-		{ "map-size", required_argument, NULL, OPT_MAP },
+		TS_ENGINE_LONGOPTS,
 		{ "stats", no_argument, NULL, OPT_STATS },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -88,7 +86,8 @@ static void parse_args(int argc, char **argv, struct top_opts *o)
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":" TS_COMMON_SHORTOPTS "CSr:s:",
 				longopts, NULL)) != -1) {
-		if (ts_common_option("tcptop", usage, c, optarg, &o->common))
+		if (ts_common_option("tcptop", usage, c, optarg, &o->common) ||
+		    ts_engine_option("tcptop", usage, c, optarg, &o->eng))
 			continue;
 		switch (c) {
 		case 'C':
@@ -104,19 +103,6 @@ static void parse_args(int argc, char **argv, struct top_opts *o)
 			break;
 		case 's':
 			parse_sort(optarg, &o->sort);
-			break;
-		case OPT_MODE:
-			if (!ts_parse_mode(optarg, &o->eng.mode))
-				ts_usage_error("tcptop", usage, "unknown mode: '%s'", optarg);
-			break;
-		case OPT_ATTACH:
-			if (!ts_parse_attach(optarg, &o->eng.attach))
-				ts_usage_error("tcptop", usage, "unknown attach type: '%s'", optarg);
-			break;
-		case OPT_MAP:
-			if (!ts_parse_u32(optarg, 16, 1 << 24, &o->eng.map_entries))
-				ts_usage_error("tcptop", usage,
-					       "invalid map size: '%s' (16..16777216)", optarg);
 			break;
 		case OPT_STATS:
 			o->stats = true;
