@@ -5,6 +5,8 @@ BPFTOOL ?= bpftool
 ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 
 PKGS := libbpf libmnl libelf zlib
+# Only tcpsightd's sinks link these.
+SINK_LIBS = $(shell pkg-config --libs libmicrohttpd libzstd 2>/dev/null) -lpthread
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -14,22 +16,25 @@ LDLIBS += $(PKG_LIBS) -lm
 
 # Everything build, tests and bench need, from Debian.
 DEB_PKGS := clang llvm libbpf-dev libmnl-dev libelf-dev zlib1g-dev bpftool \
-	pkg-config iproute2 nftables python3 valgrind libbpf-tools make gcc gnuplot-nox bpftrace
+	pkg-config iproute2 nftables python3 valgrind libbpf-tools make gcc gnuplot-nox bpftrace \
+	libmicrohttpd-dev libzstd-dev zstd prometheus tmux libcap2-bin systemd
 
 B ?= build
 # Where the tools land: the repository root, or a sanitizer build's dir.
 OUT ?= .
-COMMON := $(B)/session.o $(B)/payload.o $(B)/output.o $(B)/opts.o $(B)/attach.o
+COMMON := $(B)/session.o $(B)/payload.o $(B)/output.o $(B)/opts.o $(B)/attach.o $(B)/budget.o
 POLLER := $(B)/poller.o $(B)/owners.o
 TRACER := $(B)/tracer.o $(B)/tracemode.o
 ENGINE := $(B)/engine.o $(COMMON) $(POLLER) $(TRACER)
+SINKS := $(B)/metrics.o $(B)/http.o $(B)/jsonl.o
 SKELS := $(B)/tcpclose.skel.h $(B)/tcptrace.skel.h
-TOOLS := $(OUT)/tcptop $(OUT)/tcplife
-TESTS := $(B)/test_session $(B)/test_parser $(B)/test_poller $(B)/capture_dump $(B)/cycles
+TOOLS := $(OUT)/tcptop $(OUT)/tcplife $(OUT)/tcpsightd
+TESTS := $(B)/test_session $(B)/test_parser $(B)/test_poller $(B)/capture_dump $(B)/cycles \
+	$(B)/test_sinks
 BENCH := bench/tcpload bench/baredump bench/pollbench
 
 .SECONDARY:
-.PHONY: all deps run test bench clean fuzz asan-test
+.PHONY: all deps run test bench clean fuzz asan-test install
 all: $(TOOLS)
 
 # Only when something is missing: a machine that has it all stays offline.
@@ -69,16 +74,22 @@ $(B)/%.o: tracer/%.c tracer/*.h $(SKELS) | $(B)
 	$(CC) $(CFLAGS) -c $< -o $@
 $(B)/%.o: tools/%.c tools/*.h common/*.h tracer/*.h poller/*.h $(SKELS) | $(B)
 	$(CC) $(CFLAGS) -c $< -o $@
-$(B)/%.o: tests/%.c common/*.h poller/*.h tools/*.h $(SKELS) | $(B)
+$(B)/%.o: sinks/%.c sinks/*.h common/*.h | $(B)
+	$(CC) $(CFLAGS) -c $< -o $@
+$(B)/%.o: tests/%.c common/*.h poller/*.h tools/*.h sinks/*.h $(SKELS) | $(B)
 	$(CC) $(CFLAGS) -c $< -o $@
 
 $(OUT)/tcptop: $(B)/tcptop.o $(ENGINE)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 $(OUT)/tcplife: $(B)/tcplife.o $(ENGINE)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+$(OUT)/tcpsightd: $(B)/tcpsightd.o $(ENGINE) $(SINKS)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) $(SINK_LIBS)
 
 $(B)/test_session: $(B)/test_session.o $(COMMON)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+$(B)/test_sinks: $(B)/test_sinks.o $(SINKS) $(COMMON)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) $(SINK_LIBS)
 $(B)/test_parser: $(B)/test_parser.o $(COMMON) $(POLLER)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 $(B)/test_poller: $(B)/test_poller.o $(COMMON) $(POLLER)
@@ -112,8 +123,8 @@ ASAN_TESTS := hybrid_loopback_v4 life_loopback_v4 trace_loopback poll_loopback_v
 ASAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 asan-test:
 	$(MAKE) B=build-asan OUT=build-asan EXTRA_CFLAGS="$(ASAN)" LDLIBS="$(ASAN) $(PKG_LIBS) -lm" \
-		build-asan/tcptop build-asan/tcplife build-asan/test_session build-asan/test_parser \
-		build-asan/test_poller build-asan/cycles
+		build-asan/tcptop build-asan/tcplife build-asan/tcpsightd build-asan/test_session \
+		build-asan/test_parser build-asan/test_poller build-asan/cycles build-asan/test_sinks
 	TCPSIGHT_BUILD=build-asan TCPSIGHT_BIN=build-asan TESTS="$(ASAN_TESTS)" tests/run
 
 # libFuzzer: clang only.  Each target runs FUZZ_SECONDS on a scratch copy of
@@ -128,4 +139,4 @@ fuzz: $(B)/fuzz_parser $(B)/fuzz_acct
 	tests/fuzz/run $(FUZZ_SECONDS)
 
 clean:
-	rm -rf $(B) build-asan tcptop tcplife $(BENCH) bpf/vmlinux.h
+	rm -rf $(B) build-asan tcptop tcplife tcpsightd $(BENCH) bpf/vmlinux.h

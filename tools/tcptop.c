@@ -121,9 +121,7 @@ static void parse_args(int argc, char **argv, struct top_opts *o)
 
 static bool row_wanted(const struct top_opts *o, const struct ts_row *r)
 {
-	if (o->common.pid && r->pid != o->common.pid)
-		return false;
-	return !o->common.family || r->tuple.family == o->common.family;
+	return ts_common_wants(&o->common, r->pid, r->tuple.family);
 }
 
 static double wall_now(void)

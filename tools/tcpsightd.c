@@ -1,0 +1,559 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * tcpsightd: the engine's rows as Prometheus counters (--listen) and a
+ * compressed JSONL archive of every session (--jsonl), for fleets.
+ * Options -> engine -> sinks (sinks/metrics.c, sinks/http.c, sinks/jsonl.c).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/resource.h>
+#include "engine.h"
+#include "../common/budget.h"
+#include "../common/opts.h"
+#include "../common/output.h"
+#include "../sinks/http.h"
+#include "../sinks/jsonl.h"
+#include "../sinks/metrics.h"
+
+static const char usage[] =
+"usage: tcpsightd [-h] [--listen ADDR:PORT] [--jsonl DIR] [--interval S]\n"
+"                 [--max-cpu PERCENT] [--ports PORT[,PORT...]] [--max-series N]\n"
+"                 [--jsonl-max-bytes N] [--jsonl-max-age S] [--mode hybrid|poll]\n"
+"                 [-p PID] [-4|-6] [--ring-size BYTES] [--ready-file PATH]\n"
+"  --listen A:P        serve GET /metrics (Prometheus, OpenMetrics) on A:P,\n"
+"                      e.g. 127.0.0.1:9630 or [::1]:9630\n"
+"  --jsonl DIR         archive: DIR/intervals-*.jsonl.zst (one object per\n"
+"                      session per interval), DIR/sessions-*.jsonl.zst (one\n"
+"                      per closed session)\n"
+"  --interval S        seconds between polls, fractions allowed (default 10)\n"
+"  --max-cpu PERCENT   lengthen the interval to stay under this share of one\n"
+"                      CPU (default: no limit)\n"
+"  --ports LIST        server ports kept as the port label besides the ports\n"
+"                      listening here (up to 1024)\n"
+"  --max-series N      label sets of tcpsight_bytes_total before folding\n"
+"                      (default 4096)\n"
+"  --jsonl-max-bytes N rotate an archive file at N bytes (default 67108864)\n"
+"  --jsonl-max-age S   ... or after S seconds (default 3600)\n"
+"  --mode MODE         hybrid (default): polling + close-path probe;\n"
+"                      poll: sock_diag polling only, no BPF\n"
+"  -p PID, -4, -6      only this process / only IPv4 / only IPv6\n"
+"  --ring-size N       close-event ring buffer bytes (default 8388608)\n"
+"  --ready-file F      create F once serving and the baseline is taken\n"
+"SIGHUP reopens the archive files; SIGTERM and SIGINT flush and exit 0.\n";
+
+/* The ring is drained this often whatever the interval: it never fills up. */
+#define DRAIN_MS 1000
+#define MAX_INTERVAL 3600.0
+
+enum {
+	OPT_LISTEN = TS_OPT_TOOL,
+	OPT_JSONL,
+	OPT_INTERVAL,
+	OPT_MAX_CPU,
+	OPT_PORTS,
+	OPT_MAX_SERIES,
+	OPT_JSONL_BYTES,
+	OPT_JSONL_AGE,
+};
+
+struct daemon_opts {
+	struct ts_common_opts common;	/* -p, -4/-6, ring, ready */
+	struct ts_engine_opts eng;
+	const char *listen;
+	struct sockaddr_storage listen_addr;
+	const char *jsonl_dir;
+	double interval;
+	double max_cpu;			/* percent; 0: none */
+	uint16_t ports[TS_MAX_PORTS];
+	unsigned int n_ports;
+	uint32_t max_series;
+	uint64_t jsonl_max_bytes;
+	double jsonl_max_age;
+};
+
+struct daemon {
+	const struct daemon_opts *o;
+	struct ts_engine *eng;
+	pthread_mutex_t lock;		/* metrics: the HTTP thread reads them */
+	struct ts_metrics *metrics;
+	struct ts_http *http;
+	struct ts_jsonl *intervals;
+	struct ts_jsonl *sessions;
+	FILE *rec;			/* one record at a time, in memory */
+	char *rec_buf;
+	size_t rec_size;
+	struct ts_life_fmt life_fmt;
+	struct ts_health health;
+	struct ts_budget budget;
+};
+
+static volatile sig_atomic_t stop_signal;
+static volatile sig_atomic_t hup_signal;
+
+static void on_signal(int sig)
+{
+	if (sig == SIGHUP)
+		hup_signal = 1;
+	else
+		stop_signal = sig;
+}
+
+static const char prog[] = "tcpsightd";
+
+static void own_option(int c, const char *arg, struct daemon_opts *o)
+{
+	socklen_t len;
+
+	switch (c) {
+	case OPT_LISTEN:
+		if (!ts_parse_listen(arg, &o->listen_addr, &len))
+			ts_usage_error(prog, usage, "invalid listen address: '%s' "
+				       "(ADDR:PORT, IPv6 as [ADDR]:PORT)", arg);
+		o->listen = arg;
+		return;
+	case OPT_JSONL:
+		o->jsonl_dir = arg;
+		return;
+	case OPT_INTERVAL:
+		if (!ts_parse_interval(arg, &o->interval))
+			ts_usage_error(prog, usage, "invalid interval: '%s'", arg);
+		return;
+	case OPT_MAX_CPU:
+		if (!ts_parse_interval(arg, &o->max_cpu) || o->max_cpu > 100)
+			ts_usage_error(prog, usage, "invalid CPU share: '%s' (0..100 percent)", arg);
+		return;
+	case OPT_PORTS:
+		if (!ts_parse_ports(arg, o->ports, &o->n_ports, TS_MAX_PORTS))
+			ts_usage_error(prog, usage, "invalid ports: '%s'", arg);
+		return;
+	case OPT_MAX_SERIES:
+		if (!ts_parse_u32(arg, 1, 1 << 20, &o->max_series))
+			ts_usage_error(prog, usage, "invalid series cap: '%s' (1..1048576)", arg);
+		return;
+	case OPT_JSONL_BYTES:
+		if (!ts_parse_size(arg, 1, 1ULL << 40, &o->jsonl_max_bytes))
+			ts_usage_error(prog, usage, "invalid file size: '%s'", arg);
+		return;
+	case OPT_JSONL_AGE:
+		if (!ts_parse_interval(arg, &o->jsonl_max_age))
+			ts_usage_error(prog, usage, "invalid file age: '%s'", arg);
+		return;
+	}
+}
+
+static void parse_args(int argc, char **argv, struct daemon_opts *o)
+{
+	static const struct option longopts[] = {
+		TS_COMMON_LONGOPTS,
+		TS_ENGINE_LONGOPTS,
+		{ "listen", required_argument, NULL, OPT_LISTEN },
+		{ "jsonl", required_argument, NULL, OPT_JSONL },
+		{ "interval", required_argument, NULL, OPT_INTERVAL },
+		{ "max-cpu", required_argument, NULL, OPT_MAX_CPU },
+		{ "ports", required_argument, NULL, OPT_PORTS },
+		{ "max-series", required_argument, NULL, OPT_MAX_SERIES },
+		{ "jsonl-max-bytes", required_argument, NULL, OPT_JSONL_BYTES },
+		{ "jsonl-max-age", required_argument, NULL, OPT_JSONL_AGE },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":" TS_COMMON_SHORTOPTS, longopts,
+				NULL)) != -1) {
+		if (ts_common_option(prog, usage, c, optarg, &o->common) ||
+		    ts_engine_option(prog, usage, c, optarg, &o->eng))
+			continue;
+		if (c < OPT_LISTEN || c > OPT_JSONL_AGE)
+			ts_bad_option(prog, usage, c, argv);
+		own_option(c, optarg, o);
+	}
+	if (optind < argc)
+		ts_usage_error(prog, usage, "unexpected argument: '%s'", argv[optind]);
+	if (o->common.json)
+		ts_usage_error(prog, usage, "--json is tcptop's: the archive is --jsonl DIR");
+	if (o->eng.mode == TS_MODE_TRACE)
+		ts_usage_error(prog, usage, "--mode trace is for comparisons: use hybrid or poll");
+	if (!o->listen && !o->jsonl_dir)
+		ts_usage_error(prog, usage, "nothing to do: give --listen, --jsonl or both");
+}
+
+/* ------------------------------------------------------------ records */
+
+/* The record just printed into d->rec, to @j; the buffer is reused. */
+static void record_to(struct daemon *d, struct ts_jsonl *j)
+{
+	long len;
+
+	fflush(d->rec);
+	len = ftell(d->rec);
+	if (len > 0)
+		ts_jsonl_add(j, d->rec_buf, (size_t)len);
+	rewind(d->rec);
+}
+
+static void on_life(const struct ts_life *l, void *arg)
+{
+	struct daemon *d = arg;
+
+	if (!ts_common_wants(&d->o->common, l->pid, l->tuple.family))
+		return;
+	ts_life_line(d->rec, l, &d->life_fmt);
+	record_to(d, d->sessions);
+}
+
+static double wall_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void archive_rows(struct daemon *d, const struct ts_row *rows, size_t n,
+			 const struct ts_top_fmt *fmt)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (!ts_common_wants(&d->o->common, rows[i].pid, rows[i].tuple.family))
+			continue;
+		ts_top_json(d->rec, &rows[i], fmt);
+		record_to(d, d->intervals);
+	}
+}
+
+static void flush_archive(struct daemon *d)
+{
+	uint64_t now = ts_monotonic_ns();
+
+	if (!d->intervals)
+		return;
+	ts_jsonl_flush(d->intervals, now);
+	ts_jsonl_flush(d->sessions, now);
+}
+
+/* ------------------------------------------------------------ metrics */
+
+static bool listening(uint16_t port, void *arg)
+{
+	return ts_engine_port_listening(arg, port);
+}
+
+/* Rows -p/-4/-6 leave out are not counted in the metrics either. */
+static void count_rows(struct daemon *d, const struct ts_row *rows, size_t n)
+{
+	size_t i, start = 0;
+
+	for (i = 0; i <= n; i++) {
+		if (i < n && ts_common_wants(&d->o->common, rows[i].pid,
+					     rows[i].tuple.family))
+			continue;
+		if (i > start)
+			ts_metrics_add_rows(d->metrics, rows + start, i - start,
+					    listening, d->eng);
+		start = i + 1;
+	}
+}
+
+static double process_cpu(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+	       ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
+
+static double thread_cpu(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void jsonl_health(struct ts_health *h, const struct ts_jsonl *j)
+{
+	const struct ts_jsonl_stats *s = ts_jsonl_stats(j);
+
+	h->jsonl = true;
+	h->jsonl_records += s->records;
+	h->jsonl_dropped += s->dropped;
+	h->jsonl_write_errors += s->write_errors;
+	h->jsonl_files += s->files;
+}
+
+static void gather_health(struct daemon *d)
+{
+	const struct ts_engine_stats *st = ts_engine_stats(d->eng);
+	const struct ts_acct_stats *a = ts_engine_acct_stats(d->eng);
+	struct ts_health *h = &d->health;
+
+	h->polls = st->dumps;
+	h->dump_sockets = st->dump_sockets;
+	h->namespaces = st->namespaces;
+	h->lost = st->lost;
+	h->samples_dropped = a->oom + st->map_full;
+	h->sessions = a->sessions;
+	h->opened = a->born + a->closed_unseen;
+	h->closed = a->closed_seen + a->closed_unseen + a->retired_unclosed;
+	h->cpu_seconds = process_cpu();
+	h->jsonl = false;
+	h->jsonl_records = h->jsonl_dropped = 0;
+	h->jsonl_write_errors = h->jsonl_files = 0;
+	if (d->intervals) {
+		jsonl_health(h, d->intervals);
+		jsonl_health(h, d->sessions);
+	}
+}
+
+static char *render(enum ts_expo fmt, size_t *len, void *arg)
+{
+	struct daemon *d = arg;
+	char *buf = NULL;
+	FILE *f;
+
+	f = open_memstream(&buf, len);
+	if (!f)
+		return NULL;
+	pthread_mutex_lock(&d->lock);
+	ts_metrics_write(d->metrics, f, fmt);
+	pthread_mutex_unlock(&d->lock);
+	if (fclose(f)) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+/* ------------------------------------------------------------ loop */
+
+/* One interval's work; returns its CPU seconds, or < 0 on engine failure. */
+static double interval_work(struct daemon *d, double period, uint64_t *lost_prev)
+{
+	double t0 = thread_cpu();
+	const struct ts_row *rows;
+	struct ts_top_fmt fmt;
+	char err[256];
+	size_t n;
+
+	if (ts_engine_interval(d->eng, TS_SORT_ALL, &rows, &n, err, sizeof(err))) {
+		fprintf(stderr, "%s: %s\n", prog, err);
+		return -1;
+	}
+	fmt.ts = wall_now();
+	fmt.interval = period;
+	fmt.lost = ts_engine_stats(d->eng)->lost - *lost_prev;
+	*lost_prev += fmt.lost;
+	if (fmt.lost)
+		fprintf(stderr, "%s: lost %llu close events this interval "
+			"(ring buffer full: raise --ring-size)\n", prog,
+			(unsigned long long)fmt.lost);
+	if (d->intervals)
+		archive_rows(d, rows, n, &fmt);
+	flush_archive(d);
+	pthread_mutex_lock(&d->lock);
+	count_rows(d, rows, n);
+	pthread_mutex_unlock(&d->lock);
+	return thread_cpu() - t0;
+}
+
+/* Until @deadline_ns: the ring drained every DRAIN_MS, SIGHUP served. */
+static int wait_until(struct daemon *d, uint64_t deadline_ns)
+{
+	char err[256];
+
+	while (!stop_signal) {
+		uint64_t now = ts_monotonic_ns();
+		int ms;
+
+		if (hup_signal) {
+			hup_signal = 0;
+			if (d->intervals) {
+				ts_jsonl_reopen(d->intervals);
+				ts_jsonl_reopen(d->sessions);
+			}
+		}
+		if (now >= deadline_ns)
+			return 0;
+		ms = (int)((deadline_ns - now + 999999) / 1000000);
+		if (ts_engine_wait(d->eng, ms < DRAIN_MS ? ms : DRAIN_MS, err,
+				   sizeof(err))) {
+			fprintf(stderr, "%s: %s\n", prog, err);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int run(struct daemon *d)
+{
+	uint64_t prev = ts_monotonic_ns(), deadline = prev, lost_prev = 0;
+	double interval = d->o->interval, cpu_prev = process_cpu();
+
+	for (;;) {
+		double period, cost, cpu;
+		uint64_t now;
+
+		deadline += (uint64_t)llround(interval * 1e9);
+		if (wait_until(d, deadline))
+			return 1;
+		now = ts_monotonic_ns();
+		period = (now - prev) / 1e9;
+		prev = now;
+		cost = interval_work(d, period, &lost_prev);
+		if (cost < 0)
+			return 1;
+		cpu = process_cpu();
+		interval = ts_budget_next(&d->budget, cost, cpu - cpu_prev, period);
+		cpu_prev = cpu;
+		pthread_mutex_lock(&d->lock);
+		d->health.poll_cpu_seconds += cost;
+		d->health.interval = interval;
+		gather_health(d);
+		ts_metrics_set_health(d->metrics, &d->health);
+		pthread_mutex_unlock(&d->lock);
+		if (stop_signal)
+			return 0;
+		/* A late poll does not make the next ones come in a burst. */
+		if (deadline < now)
+			deadline = now;
+	}
+}
+
+static void setup_signals(void)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static double mono_to_unix(void)
+{
+	struct timespec rt, mono;
+
+	clock_gettime(CLOCK_REALTIME, &rt);
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	return (rt.tv_sec - mono.tv_sec) + (rt.tv_nsec - mono.tv_nsec) / 1e9;
+}
+
+static int open_archive(struct daemon *d, char *err, size_t errlen)
+{
+	struct ts_jsonl_opts jo = {
+		.dir = d->o->jsonl_dir,
+		.max_bytes = d->o->jsonl_max_bytes,
+		.max_age_ns = (uint64_t)llround(d->o->jsonl_max_age * 1e9),
+		.level = 3,
+	};
+
+	jo.stream = "intervals";
+	d->intervals = ts_jsonl_open(&jo, err, errlen);
+	if (!d->intervals)
+		return -1;
+	jo.stream = "sessions";
+	d->sessions = ts_jsonl_open(&jo, err, errlen);
+	return d->sessions ? 0 : -1;
+}
+
+/* The HTTP thread takes no signals: they reach the loop's waits. */
+static int start_http(struct daemon *d, char *err, size_t errlen)
+{
+	sigset_t set, old;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, &old);
+	d->http = ts_http_start(&d->o->listen_addr, render, d, err, errlen);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return d->http ? 0 : -1;
+}
+
+static int start(struct daemon *d, char *err, size_t errlen)
+{
+	const struct daemon_opts *o = d->o;
+
+	d->metrics = ts_metrics_new(o->max_series, o->ports, o->n_ports);
+	d->rec = open_memstream(&d->rec_buf, &d->rec_size);
+	if (!d->metrics || !d->rec) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (o->jsonl_dir && open_archive(d, err, errlen))
+		return -1;
+	d->eng = ts_engine_open(&o->eng, err, errlen);
+	if (!d->eng)
+		return -1;
+	d->health.interval = o->interval;
+	ts_metrics_set_health(d->metrics, &d->health);
+	if (o->listen && start_http(d, err, errlen))
+		return -1;
+	return ts_engine_start(d->eng, err, errlen) ? -1 : 0;
+}
+
+static void stop(struct daemon *d)
+{
+	uint64_t now = ts_monotonic_ns();
+
+	ts_http_stop(d->http);
+	ts_jsonl_close(d->intervals, now);
+	ts_jsonl_close(d->sessions, now);
+	ts_engine_close(d->eng);
+	ts_metrics_free(d->metrics);
+	if (d->rec)
+		fclose(d->rec);
+	free(d->rec_buf);
+	pthread_mutex_destroy(&d->lock);
+}
+
+int main(int argc, char **argv)
+{
+	static struct daemon_opts o = {
+		.common.ring_bytes = 8 << 20,
+		.interval = 10,
+		.max_series = 4096,
+		.jsonl_max_bytes = 64 << 20,
+		.jsonl_max_age = 3600,
+		.eng = {
+			.mode = TS_MODE_HYBRID,
+			.nl_bufsize = 32768,
+			.rows_and_life = true,
+		},
+	};
+	struct daemon d = { .o = &o, .lock = PTHREAD_MUTEX_INITIALIZER };
+	char err[256];
+	int ret = 1;
+
+	parse_args(argc, argv, &o);
+	o.eng.ring_bytes = o.common.ring_bytes;
+	o.eng.ready_file = o.common.ready_file;
+	if (o.jsonl_dir) {
+		o.eng.life_fn = on_life;
+		o.eng.life_arg = &d;
+	}
+	d.life_fmt.json = true;
+	d.life_fmt.mono_to_unix = mono_to_unix();
+	d.budget.base = o.interval;
+	d.budget.max = o.interval > MAX_INTERVAL ? o.interval : MAX_INTERVAL;
+	d.budget.budget = o.max_cpu / 100;
+	setup_signals();
+	if (start(&d, err, sizeof(err)))
+		fprintf(stderr, "%s: %s\n", prog, err);
+	else
+		ret = run(&d);
+	stop(&d);
+	return ret;
+}
