@@ -9,10 +9,24 @@ static double smooth(double old, double v, int samples)
 	return samples ? old + WEIGHT * (v - old) : v;
 }
 
+static double pick(struct ts_budget *b, double want)
+{
+	double last = b->last > 0 ? b->last : b->base;
+
+	if (want > 2 * last)
+		want = 2 * last;
+	if (want > b->max)
+		want = b->max;
+	if (want < b->base)
+		want = b->base;
+	b->last = want;
+	return want;
+}
+
 double ts_budget_next(struct ts_budget *b, double poll_cpu, double total_cpu,
 		      double period)
 {
-	double other = total_cpu - poll_cpu, room, want;
+	double other = total_cpu - poll_cpu, room;
 
 	if (other < 0)
 		other = 0;
@@ -25,9 +39,6 @@ double ts_budget_next(struct ts_budget *b, double poll_cpu, double total_cpu,
 	/* What is left for polling once the rest has taken its share. */
 	room = b->budget - b->other_rate;
 	if (room <= b->budget / 100)
-		return b->max;
-	want = b->poll_cost / room;
-	if (want < b->base)
-		return b->base;
-	return want > b->max ? b->max : want;
+		return pick(b, b->max);
+	return pick(b, b->poll_cost / room);
 }

@@ -987,6 +987,11 @@ def main():
     if not os.access(TCPLOAD, os.X_OK) or not os.access(TCPTOP, os.X_OK):
         print("not ok build: tcptop or bench/tcpload missing (run make)")
         return 1
+    return run_cases(tests, want)
+
+
+def run_cases(tests, want):
+    """Runs (name, fn) cases whose name holds one of @want (all if none)."""
     failed = 0
     for name, fn in tests:
         if want and not any(w in name for w in want):

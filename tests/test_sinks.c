@@ -289,18 +289,27 @@ static const char *test_budget(void)
 
 	/* 5 ms per poll under 1%: 0.5 s would do, the base stays. */
 	EXPECT(ts_budget_next(&b, 0.005, 0.005, 1) == 1);
-	/* 50 ms per poll: 5 s at least; the smoothing gets there over polls. */
+	/* 50 ms per poll: 5 s, reached by doubling (2, 4, 5). */
 	b = (struct ts_budget){ .base = 1, .max = 3600, .budget = 0.01 };
-	t = ts_budget_next(&b, 0.05, 0.05, 1);
+	EXPECT(ts_budget_next(&b, 0.05, 0.05, 1) == 2);
+	EXPECT(ts_budget_next(&b, 0.05, 0.05, 2) == 4);
+	t = ts_budget_next(&b, 0.05, 0.05, 4);
 	EXPECT(t > 4.99 && t < 5.01);
-	/* Other work takes half the budget: twice as long. */
-	b = (struct ts_budget){ .base = 1, .max = 3600, .budget = 0.01 };
+	/* Cheaper again: back down at once, never under the base. */
+	for (int i = 0; i < 20; i++)
+		t = ts_budget_next(&b, 0.001, 0.001, 5);
+	EXPECT(t == 1);
+	/* Other work takes half the budget: twice as long (10 s). */
+	b = (struct ts_budget){ .base = 8, .max = 3600, .budget = 0.01 };
 	t = ts_budget_next(&b, 0.05, 0.05 + 0.005 * 10, 10);
 	EXPECT(t > 9.99 && t < 10.01);
 	/* No budget: the base, whatever it costs. */
 	EXPECT(ts_budget_next(&none, 10, 10, 1) == 1);
-	/* Everything eaten elsewhere: the longest interval. */
-	EXPECT(ts_budget_next(&busy, 0.001, 1, 10) == 60);
+	/* Everything eaten elsewhere: longer and longer, up to the cap. */
+	EXPECT(ts_budget_next(&busy, 0.001, 1, 10) == 2);
+	for (int i = 0; i < 10; i++)
+		t = ts_budget_next(&busy, 0.001, 1, 10);
+	EXPECT(t == 60);
 	return NULL;
 }
 

@@ -1,0 +1,527 @@
+#!/usr/bin/env python3
+"""tcpsightd against the real parts: a Prometheus server scraping it, the
+zstd CLI reading its archive, a full tmpfs, signals, an installed tree.
+
+Ground truth comes from the workload (bench/tcpload), as in
+test_integration.py, whose helpers this reuses.  Output: one line per case,
+"ok NAME" / "not ok NAME: why" / "skip NAME: why".
+"""
+import glob
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import test_integration as ti  # noqa: E402
+from test_integration import (Loopback, Skip, check_exact, check_life,  # noqa: E402
+                              churn, need_root, sh, tcpload, wait_quiet)
+
+ROOT = ti.ROOT
+TCPSIGHTD = os.path.abspath(os.path.join(ti.BIN, "tcpsightd"))
+UNIT = os.path.join(ROOT, "dist", "tcpsightd.service")
+# Ports inside the test's own network namespace: nobody else is there.
+DAEMON_PORT = 9630
+PROM_PORT = 9090
+LOAD_PORT = 47300
+
+
+def http_get(netns, url, accept=None, check=True):
+    """GET inside @netns (the daemon listens on its loopback)."""
+    cmd = ["curl", "-sS", "--max-time", "10"]
+    if accept:
+        cmd += ["-H", "Accept: " + accept]
+    p = sh(*cmd, url, netns=netns, check=False)
+    if check and p.returncode:
+        raise AssertionError("GET %s: %s" % (url, p.stderr.strip()))
+    return p.stdout
+
+
+def parse_exposition(text):
+    """{(name, frozenset(labels)): value} of the Prometheus text format."""
+    out = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        m = re.match(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$', line)
+        if not m:
+            raise AssertionError("bad exposition line %r" % line)
+        labels = frozenset(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"',
+                                      m.group(3) or ""))
+        out[(m.group(1), labels)] = float(m.group(4))
+    return out
+
+
+def metric(expo, name):
+    return sum(v for (n, _), v in expo.items() if n == name)
+
+
+def workload_bytes(expo, by=("direction", "role")):
+    """tcpsight_bytes_total of tcpload's processes, summed by @by."""
+    out = {}
+    for (name, labels), v in expo.items():
+        lab = dict(labels)
+        if name != "tcpsight_bytes_total" or lab.get("comm") != "tcpload":
+            continue
+        k = tuple(lab[b] for b in by)
+        out[k] = out.get(k, 0) + int(v)
+    return out
+
+
+def truth_bytes(truth):
+    want = {}
+    for t in truth:
+        for direction in ("tx", "rx"):
+            k = (direction, t["role"])
+            want[k] = want.get(k, 0) + t[direction]
+    return want
+
+
+class Daemon:
+    """tcpsightd in a namespace; ready once serving with its baseline."""
+
+    def __init__(self, netns, *args, listen=True):
+        self.netns = netns
+        self.ready = tempfile.mktemp(prefix="tcpsightd-ready-")
+        cmd = ["ip", "netns", "exec", netns, TCPSIGHTD, "--ready-file",
+               self.ready] + list(args)
+        if listen:
+            cmd += ["--listen", "127.0.0.1:%d" % DAEMON_PORT]
+        self.url = "http://127.0.0.1:%d/metrics" % DAEMON_PORT
+        self.err = tempfile.TemporaryFile(mode="w+")
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
+                                     stderr=self.err)
+        deadline = time.time() + 20
+        while not os.path.exists(self.ready):
+            if self.proc.poll() is not None or time.time() > deadline:
+                self.stop()
+                raise AssertionError("tcpsightd did not start: " +
+                                     self.stderr)
+            time.sleep(0.02)
+        os.unlink(self.ready)
+
+    def metrics(self, accept=None):
+        return http_get(self.netns, self.url, accept)
+
+    def expo(self):
+        return parse_exposition(self.metrics())
+
+    def after_polls(self, n, timeout=60):
+        """The exposition once @n more polls are done (a ready signal)."""
+        want = metric(self.expo(), "tcpsight_polls_total") + n
+        deadline = time.time() + timeout
+        while True:
+            expo = self.expo()
+            if metric(expo, "tcpsight_polls_total") >= want:
+                return expo
+            if time.time() > deadline:
+                raise AssertionError("no poll for %ds" % timeout)
+            time.sleep(0.05)
+
+    def send(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            self.rc = self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.rc = self.proc.wait()
+        self.err.seek(0)
+        self.stderr = self.err.read()
+        return self
+
+    @property
+    def stderr_now(self):
+        self.err.seek(0)
+        return self.err.read()
+
+
+class Prometheus:
+    """A real Prometheus server in @netns scraping the daemon each second."""
+
+    def __init__(self, netns):
+        if not shutil.which("prometheus"):
+            raise Skip("prometheus not installed")
+        self.netns = netns
+        self.dir = tempfile.mkdtemp(prefix="tcpsight-prom-")
+        cfg = os.path.join(self.dir, "prometheus.yml")
+        with open(cfg, "w") as f:
+            f.write("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n"
+                    "scrape_configs:\n  - job_name: tcpsightd\n"
+                    "    static_configs:\n"
+                    "      - targets: ['127.0.0.1:%d']\n" % DAEMON_PORT)
+        self.log = tempfile.TemporaryFile(mode="w+")
+        self.proc = subprocess.Popen(
+            ["ip", "netns", "exec", netns, "prometheus",
+             "--config.file=" + cfg,
+             "--storage.tsdb.path=" + os.path.join(self.dir, "data"),
+             "--web.listen-address=127.0.0.1:%d" % PROM_PORT],
+            stdout=self.log, stderr=self.log)
+        self.base = "http://127.0.0.1:%d" % PROM_PORT
+        deadline = time.time() + 60
+        while "Ready" not in http_get(netns, self.base + "/-/ready",
+                                      check=False):
+            if self.proc.poll() is not None or time.time() > deadline:
+                self.close()
+                raise AssertionError("prometheus did not start: " +
+                                     self.output()[-500:])
+            time.sleep(0.1)
+
+    def output(self):
+        self.log.seek(0)
+        return self.log.read()
+
+    def query(self, expr):
+        out = http_get(self.netns, self.base + "/api/v1/query?query=" +
+                       _quote(expr))
+        res = json.loads(out)
+        if res.get("status") != "success":
+            raise AssertionError("query %s: %s" % (expr, out[:300]))
+        return res["data"]["result"]
+
+    def wait_value(self, expr, at_least, timeout=60):
+        deadline = time.time() + timeout
+        while True:
+            r = self.query(expr)
+            if r and float(r[0]["value"][1]) >= at_least:
+                return
+            if time.time() > deadline:
+                raise AssertionError("%s stayed below %s: %s" %
+                                     (expr, at_least, r))
+            time.sleep(0.2)
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _quote(s):
+    import urllib.parse
+    return urllib.parse.quote(s, safe="")
+
+
+def mixed_workload(netns):
+    """Short sessions of every close kind plus long-lived ones over polls."""
+    longp = subprocess.Popen(
+        [ti.TCPLOAD, "--client-netns", netns, "--server-netns", netns,
+         "--port", str(LOAD_PORT + 1), "--conns", "20", "--parallel", "20",
+         "--rounds", "4", "--round-gap-ms", "300", "--close", "mixed",
+         "--tx-base", "70000", "--rx-base", "90000"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    truth = tcpload("--client-netns", netns, "--server-netns", netns,
+                    "--port", LOAD_PORT, "--conns", 500, "--parallel", 8,
+                    "--close", "mixed", "--tx-base", 100, "--rx-base", 200)
+    out, err = longp.communicate(timeout=120)
+    if longp.returncode:
+        raise AssertionError("tcpload long: " + err[-300:])
+    truth += [json.loads(l) for l in out.splitlines()]
+    wait_quiet(netns)
+    return truth
+
+
+# ---------------------------------------------------------------- metrics
+
+def test_prometheus_scrapes_exact_bytes():
+    need_root()
+    with Loopback("pm") as h:
+        d = Daemon(h.a, "--interval", "0.5")
+        prom = None
+        try:
+            prom = Prometheus(h.a)
+            truth = mixed_workload(h.a)
+            expo = d.after_polls(2)
+            polls = metric(expo, "tcpsight_polls_total")
+            text = d.metrics()
+            om = d.metrics("application/openmetrics-text;version=1.0.0")
+            # Prometheus has scraped at least that far.
+            prom.wait_value("tcpsight_polls_total", polls)
+            got = {}
+            for r in prom.query('sum by (direction, role) '
+                                '(tcpsight_bytes_total{comm="tcpload"})'):
+                got[(r["metric"]["direction"], r["metric"]["role"])] = \
+                    int(float(r["value"][1]))
+            ports = {r["metric"]["port"] for r in prom.query(
+                'tcpsight_bytes_total{comm="tcpload"}')}
+            scrapes = prom.query('up{job="tcpsightd"}')
+        finally:
+            if prom:
+                prom.close()
+            d.stop()
+    assert d.rc == 0, (d.rc, d.stderr)
+    want = truth_bytes(truth)
+    assert workload_bytes(expo) == want, \
+        "daemon %s != truth %s" % (workload_bytes(expo), want)
+    assert got == want, "prometheus %s != truth %s" % (got, want)
+    # Servers' ports, both roles (the listener is local); nothing else.
+    assert ports == {str(LOAD_PORT), str(LOAD_PORT + 1)}, ports
+    assert scrapes and scrapes[0]["value"][1] == "1", scrapes
+    opened = metric(expo, "tcpsight_sessions_opened_total")
+    closed = metric(expo, "tcpsight_sessions_closed_total")
+    assert opened >= len(truth) and closed >= len(truth), (opened, closed)
+    assert metric(expo, "tcpsight_close_events_lost_total") == 0
+    assert metric(expo, "tcpsight_interval_seconds") == 0.5
+    assert om.endswith("# EOF\n") and "# TYPE tcpsight_bytes counter" in om
+    p = subprocess.run(["promtool", "check", "metrics"], input=text,
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0, p.stdout + p.stderr
+
+
+def test_max_cpu_lengthens_interval():
+    """A budget the hash walk alone exceeds: the interval grows (doubling
+    per poll), and the metrics show it."""
+    need_root()
+    with Loopback("mc") as h:
+        d = Daemon(h.a, "--interval", "0.1", "--max-cpu", "0.01")
+        try:
+            # A walk of the established hash costs >= 0.2 ms: >= 2 s here.
+            deadline = time.time() + 30
+            while True:
+                expo = d.expo()
+                if metric(expo, "tcpsight_interval_seconds") >= 1.0:
+                    break
+                assert time.time() < deadline, \
+                    "interval stayed at %s" % \
+                    metric(expo, "tcpsight_interval_seconds")
+                time.sleep(0.05)
+        finally:
+            d.stop()
+    assert d.rc == 0, d.stderr
+    assert metric(expo, "tcpsight_poll_cpu_seconds_total") > 0
+
+
+def test_series_cap_folds():
+    need_root()
+    with Loopback("sf") as h:
+        d = Daemon(h.a, "--interval", "0.3", "--max-series", "1")
+        try:
+            truth = churn(h.a, h.a, "127.0.0.1", 4, 50, "client")
+            wait_quiet(h.a)
+            expo = d.after_polls(2)
+        finally:
+            d.stop()
+    assert d.rc == 0, d.stderr
+    assert metric(expo, "tcpsight_series") == 1
+    assert metric(expo, "tcpsight_series_folded_total") > 0
+    total = sum(t["tx"] + t["rx"] for t in truth)
+    # All bytes still counted: the workload's and the scrapes' (curl).
+    assert metric(expo, "tcpsight_bytes_total") >= total
+
+
+# ---------------------------------------------------------------- archive
+
+def read_archive(d, stream):
+    """Every record of @stream's files, each file checked by the zstd CLI."""
+    rows = []
+    files = sorted(glob.glob(os.path.join(d, stream + "-*.jsonl.zst")))
+    for f in files:
+        p = subprocess.run(["zstd", "-dc", f], capture_output=True,
+                           timeout=60)
+        if p.returncode:
+            raise AssertionError("%s: %s" % (f, p.stderr.decode()))
+        text = p.stdout.decode()
+        if text and not text.endswith("\n"):
+            raise AssertionError("%s ends inside a record" % f)
+        rows += [json.loads(l) for l in text.splitlines()]
+    return files, rows
+
+
+def test_jsonl_exact_across_rotations_and_sighup():
+    need_root()
+    if not shutil.which("zstd"):
+        raise Skip("zstd CLI not installed")
+    arch = tempfile.mkdtemp(prefix="tcpsight-jsonl-")
+    try:
+        with Loopback("jl") as h:
+            d = Daemon(h.a, "--interval", "0.3", "--jsonl", arch,
+                       "--jsonl-max-bytes", "4096", listen=False)
+            try:
+                truth = []
+                for _ in range(3):
+                    truth += churn(h.a, h.a, "127.0.0.1", 4, 300, "mixed")
+                    d.send(signal.SIGHUP)
+                truth += mixed_workload(h.a)
+                wait_quiet(h.a)
+            finally:
+                d.stop()
+        assert d.rc == 0, (d.rc, d.stderr)
+        assert d.stderr == "", d.stderr
+        assert not glob.glob(os.path.join(arch, ".*")), \
+            "temporary files left: %s" % os.listdir(arch)
+        ifiles, rows = read_archive(arch, "intervals")
+        sfiles, lives = read_archive(arch, "sessions")
+        assert len(ifiles) > 5 and len(sfiles) > 5, (len(ifiles), len(sfiles))
+        for r in rows:
+            assert set(r) >= ti.TOP_FIELDS, sorted(set(r) ^ ti.TOP_FIELDS)
+        check_exact(truth, {"client": rows, "server": rows})
+        # One record per closed session, exact, every one counted.
+        check_life(truth, {"client": lives, "server": lives})
+    finally:
+        shutil.rmtree(arch, ignore_errors=True)
+
+
+def test_jsonl_disk_full_then_resumes():
+    need_root()
+    if not shutil.which("zstd"):
+        raise Skip("zstd CLI not installed")
+    mnt = tempfile.mkdtemp(prefix="tcpsight-full-")
+    sh("mount", "-t", "tmpfs", "-o", "size=256k,mode=0755", "tcpsight-full",
+       mnt)
+    try:
+        with Loopback("df") as h:
+            d = Daemon(h.a, "--interval", "0.2", "--jsonl", mnt)
+            try:
+                filler = os.path.join(mnt, "filler")
+                sh("dd", "if=/dev/zero", "of=" + filler, "bs=4k",
+                   check=False)
+                churn(h.a, h.a, "127.0.0.1", 4, 200, "client")
+                wait_quiet(h.a)
+                full = d.after_polls(2)
+                err_full = d.stderr_now
+                os.unlink(filler)
+                truth = churn(h.a, h.a, "127.0.0.1", 4, 100, "mixed")
+                wait_quiet(h.a)
+                after = d.after_polls(2)
+                err_after = d.stderr_now
+            finally:
+                d.stop()
+        assert d.rc == 0, (d.rc, d.stderr)
+        assert metric(full, "tcpsight_jsonl_records_dropped_total") >= 400
+        assert metric(full, "tcpsight_jsonl_write_errors_total") > 0
+        failing = [l for l in err_full.splitlines() if "cannot write" in l]
+        assert 1 <= len(failing) <= 2 and \
+            len(failing) == len(set(failing)), err_full
+        assert "again" in err_after, err_after
+        # No torn frame anywhere; what was written is whole and exact.
+        _, rows = read_archive(mnt, "intervals")
+        _, lives = read_archive(mnt, "sessions")
+        written = metric(after, "tcpsight_jsonl_records_total")
+        assert len(rows) + len(lives) >= written, (len(rows), len(lives),
+                                                   written)
+        check_exact(truth, {"client": rows, "server": rows})
+        new = {(l["lport"], l["rport"]) for l in lives}
+        assert all((t["lport"], t["rport"]) in new for t in truth)
+    finally:
+        sh("umount", mnt, check=False)
+        os.rmdir(mnt)
+
+
+# ---------------------------------------------------------------- process
+
+def test_daemon_bad_options_exit_2():
+    bad = [[], ["--listen", "1.2.3.4"], ["--listen", "x:80"],
+           ["--listen", "127.0.0.1:0"], ["--jsonl"], ["--interval", "0"],
+           ["--listen", "127.0.0.1:1", "--max-cpu", "101"],
+           ["--listen", "127.0.0.1:1", "--max-cpu", "0"],
+           ["--listen", "127.0.0.1:1", "--ports", "80,"],
+           ["--listen", "127.0.0.1:1", "--max-series", "0"],
+           ["--listen", "127.0.0.1:1", "--mode", "trace"],
+           ["--listen", "127.0.0.1:1", "--json"],
+           ["--listen", "127.0.0.1:1", "extra"], ["--bogus"]]
+    for args in bad:
+        p = subprocess.run([TCPSIGHTD] + args, capture_output=True,
+                           text=True, timeout=10)
+        assert p.returncode == 2, "%s: exit %d" % (args, p.returncode)
+        first = p.stderr.splitlines()[0]
+        assert first.startswith("tcpsightd: "), "%s: %r" % (args, first)
+    p = subprocess.run([TCPSIGHTD, "--jsonl", "/nonexistent/dir"],
+                       capture_output=True, text=True, timeout=10)
+    assert p.returncode == 1 and len(p.stderr.splitlines()) == 1, p.stderr
+
+
+def test_daemon_signals():
+    """SIGHUP keeps it running; SIGTERM and SIGINT end it with 0."""
+    need_root()
+    with Loopback("ds") as h:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            d = Daemon(h.a, "--interval", "0.2")
+            d.send(signal.SIGHUP)
+            d.after_polls(1)
+            assert d.proc.poll() is None, "SIGHUP ended it"
+            d.stop(sig)
+            assert d.rc == 0, (sig, d.rc, d.stderr)
+
+
+def test_make_install_tree_runs():
+    dest = tempfile.mkdtemp(prefix="tcpsight-dest-")
+    try:
+        p = subprocess.run(["make", "-s", "-C", ROOT, "install",
+                            "DESTDIR=" + dest, "PREFIX=/usr/local"],
+                           capture_output=True, text=True, timeout=600)
+        assert p.returncode == 0, p.stdout[-500:] + p.stderr[-500:]
+        sbin = os.path.join(dest, "usr/local/sbin")
+        for tool in ("tcptop", "tcplife", "tcpsightd"):
+            assert os.access(os.path.join(sbin, tool), os.X_OK), tool
+            man = os.path.join(dest, "usr/local/share/man/man8",
+                               tool + ".8")
+            assert os.path.exists(man), man
+            q = subprocess.run([os.path.join(sbin, tool), "-h"],
+                               capture_output=True, text=True, timeout=10)
+            assert q.returncode == 0 and q.stdout.startswith("usage: " +
+                                                            tool), q
+            if shutil.which("man"):
+                q = subprocess.run(["man", "-l", "--warnings", man],
+                                   capture_output=True, text=True,
+                                   timeout=30, env=dict(os.environ,
+                                                        MANWIDTH="80"))
+                assert q.returncode == 0 and "OVERHEAD" in q.stdout, \
+                    q.stderr
+        unit = os.path.join(dest, "lib/systemd/system/tcpsightd.service")
+        with open(unit) as f:
+            text = f.read()
+        assert "ExecStart=/usr/local/sbin/tcpsightd " in text, text
+        q = subprocess.run([os.path.join(sbin, "tcptop"), "--mode", "poll",
+                            "--json", "0.1", "1"], capture_output=True,
+                           text=True, timeout=30)
+        assert q.returncode == 0, q.stderr
+    finally:
+        shutil.rmtree(dest, ignore_errors=True)
+
+
+def test_unit_verifies():
+    if not shutil.which("systemd-analyze"):
+        raise Skip("systemd-analyze not installed")
+    dest = tempfile.mkdtemp(prefix="tcpsight-unit-")
+    try:
+        subprocess.run(["make", "-s", "-C", ROOT, "install",
+                        "DESTDIR=" + dest, "PREFIX=/usr/local"],
+                       check=True, capture_output=True, timeout=600)
+        unit = os.path.join(dest, "lib/systemd/system/tcpsightd.service")
+        p = subprocess.run(["systemd-analyze", "verify", "--root=" + dest,
+                            unit], capture_output=True, text=True,
+                           timeout=60)
+        out = (p.stdout + p.stderr).strip()
+        if p.returncode and "--root" in out:
+            raise Skip("systemd-analyze verify has no --root here")
+        assert p.returncode == 0 and not [
+            l for l in out.splitlines() if "tcpsightd" in l], out
+    finally:
+        shutil.rmtree(dest, ignore_errors=True)
+
+
+def main():
+    want = sys.argv[1:]
+    tests = [(n, f) for n, f in sorted(globals().items())
+             if n.startswith("test_") and callable(f)]
+    if not os.access(TCPSIGHTD, os.X_OK) or not os.access(ti.TCPLOAD,
+                                                          os.X_OK):
+        print("not ok build: tcpsightd or bench/tcpload missing (run make)")
+        return 1
+    return ti.run_cases(tests, want)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
