@@ -138,5 +138,21 @@ $(B)/fuzz_acct: tests/fuzz/fuzz_acct.c common/session.c common/payload.c | $(B)
 fuzz: $(B)/fuzz_parser $(B)/fuzz_acct
 	tests/fuzz/run $(FUZZ_SECONDS)
 
+# Like a system tool: make install PREFIX=/usr/local DESTDIR=
+PREFIX ?= /usr/local
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR ?= $(PREFIX)/share/man
+DOCDIR ?= $(PREFIX)/share/doc/tcpsight
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(UNITDIR)
+	install -m 0755 tcptop tcplife tcpsightd $(DESTDIR)$(SBINDIR)
+	install -m 0644 man/tcptop.8 man/tcplife.8 man/tcpsightd.8 $(DESTDIR)$(MANDIR)/man8
+	install -m 0644 man/*_example.txt $(DESTDIR)$(DOCDIR)/examples
+	sed 's|@SBINDIR@|$(SBINDIR)|g' dist/tcpsightd.service.in > $(DESTDIR)$(UNITDIR)/tcpsightd.service.tmp
+	mv $(DESTDIR)$(UNITDIR)/tcpsightd.service.tmp $(DESTDIR)$(UNITDIR)/tcpsightd.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/tcpsightd.service
+
 clean:
 	rm -rf $(B) build-asan tcptop tcplife tcpsightd $(BENCH) bpf/vmlinux.h

@@ -214,17 +214,23 @@ def _quote(s):
     return urllib.parse.quote(s, safe="")
 
 
-def mixed_workload(netns):
-    """Short sessions of every close kind plus long-lived ones over polls."""
+def mixed_workload(netns, rounds=4, between=None):
+    """Short sessions of every close kind plus long-lived ones over polls;
+    @between runs after each batch of short ones."""
     longp = subprocess.Popen(
         [ti.TCPLOAD, "--client-netns", netns, "--server-netns", netns,
          "--port", str(LOAD_PORT + 1), "--conns", "20", "--parallel", "20",
-         "--rounds", "4", "--round-gap-ms", "300", "--close", "mixed",
-         "--tx-base", "70000", "--rx-base", "90000"],
+         "--rounds", str(rounds), "--round-gap-ms", "300", "--close",
+         "mixed", "--tx-base", "70000", "--rx-base", "90000"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    truth = tcpload("--client-netns", netns, "--server-netns", netns,
-                    "--port", LOAD_PORT, "--conns", 500, "--parallel", 8,
-                    "--close", "mixed", "--tx-base", 100, "--rx-base", 200)
+    truth = []
+    for _ in range(1 if between is None else 3):
+        truth += tcpload("--client-netns", netns, "--server-netns", netns,
+                         "--port", LOAD_PORT, "--conns", 500,
+                         "--parallel", 8, "--close", "mixed",
+                         "--tx-base", 100, "--rx-base", 200)
+        if between:
+            between()
     out, err = longp.communicate(timeout=120)
     if longp.returncode:
         raise AssertionError("tcpload long: " + err[-300:])
@@ -346,15 +352,12 @@ def test_jsonl_exact_across_rotations_and_sighup():
     arch = tempfile.mkdtemp(prefix="tcpsight-jsonl-")
     try:
         with Loopback("jl") as h:
-            d = Daemon(h.a, "--interval", "0.3", "--jsonl", arch,
-                       "--jsonl-max-bytes", "4096", listen=False)
+            d = Daemon(h.a, "--interval", "0.2", "--jsonl", arch,
+                       "--jsonl-max-bytes", "1024", listen=False)
             try:
-                truth = []
-                for _ in range(3):
-                    truth += churn(h.a, h.a, "127.0.0.1", 4, 300, "mixed")
-                    d.send(signal.SIGHUP)
-                truth += mixed_workload(h.a)
-                wait_quiet(h.a)
+                # Rotations (by size) and reopens (SIGHUP) while it runs.
+                truth = mixed_workload(
+                    h.a, rounds=10, between=lambda: d.send(signal.SIGHUP))
             finally:
                 d.stop()
         assert d.rc == 0, (d.rc, d.stderr)
@@ -363,7 +366,7 @@ def test_jsonl_exact_across_rotations_and_sighup():
             "temporary files left: %s" % os.listdir(arch)
         ifiles, rows = read_archive(arch, "intervals")
         sfiles, lives = read_archive(arch, "sessions")
-        assert len(ifiles) > 5 and len(sfiles) > 5, (len(ifiles), len(sfiles))
+        assert len(ifiles) > 5 and len(sfiles) > 2, (len(ifiles), len(sfiles))
         for r in rows:
             assert set(r) >= ti.TOP_FIELDS, sorted(set(r) ^ ti.TOP_FIELDS)
         check_exact(truth, {"client": rows, "server": rows})
@@ -456,60 +459,163 @@ def test_daemon_signals():
 
 
 def test_make_install_tree_runs():
-    dest = tempfile.mkdtemp(prefix="tcpsight-dest-")
+    dest = install_tree()
     try:
-        p = subprocess.run(["make", "-s", "-C", ROOT, "install",
-                            "DESTDIR=" + dest, "PREFIX=/usr/local"],
-                           capture_output=True, text=True, timeout=600)
-        assert p.returncode == 0, p.stdout[-500:] + p.stderr[-500:]
         sbin = os.path.join(dest, "usr/local/sbin")
         for tool in ("tcptop", "tcplife", "tcpsightd"):
             assert os.access(os.path.join(sbin, tool), os.X_OK), tool
             man = os.path.join(dest, "usr/local/share/man/man8",
                                tool + ".8")
-            assert os.path.exists(man), man
             q = subprocess.run([os.path.join(sbin, tool), "-h"],
                                capture_output=True, text=True, timeout=10)
             assert q.returncode == 0 and q.stdout.startswith("usage: " +
                                                             tool), q
             if shutil.which("man"):
-                q = subprocess.run(["man", "-l", "--warnings", man],
+                q = subprocess.run(["man", "--warnings", "-l", man],
                                    capture_output=True, text=True,
                                    timeout=30, env=dict(os.environ,
                                                         MANWIDTH="80"))
-                assert q.returncode == 0 and "OVERHEAD" in q.stdout, \
-                    q.stderr
-        unit = os.path.join(dest, "lib/systemd/system/tcpsightd.service")
-        with open(unit) as f:
-            text = f.read()
-        assert "ExecStart=/usr/local/sbin/tcpsightd " in text, text
+                assert q.returncode == 0 and q.stderr == "" and \
+                    "OVERHEAD" in q.stdout, q.stderr
+            else:
+                assert os.path.exists(man), man
+        examples = glob.glob(os.path.join(
+            dest, "usr/local/share/doc/tcpsight/examples/*_example.txt"))
+        assert len(examples) >= 3, examples
+        assert "ExecStart=/usr/local/sbin/tcpsightd " in unit_text(dest)
         q = subprocess.run([os.path.join(sbin, "tcptop"), "--mode", "poll",
                             "--json", "0.1", "1"], capture_output=True,
                            text=True, timeout=30)
         assert q.returncode == 0, q.stderr
+        if os.geteuid() == 0:
+            q = subprocess.run([os.path.join(sbin, "tcpsightd"), "--listen",
+                                "127.0.0.1:1", "--mode", "poll",
+                                "--interval", "0.1", "--bogus"],
+                               capture_output=True, text=True, timeout=30)
+            assert q.returncode == 2, q.stderr
     finally:
         shutil.rmtree(dest, ignore_errors=True)
+
+
+def install_tree():
+    dest = tempfile.mkdtemp(prefix="tcpsight-dest-")
+    p = subprocess.run(["make", "-s", "-C", ROOT, "install",
+                        "DESTDIR=" + dest, "PREFIX=/usr/local"],
+                       capture_output=True, text=True, timeout=600)
+    if p.returncode:
+        shutil.rmtree(dest, ignore_errors=True)
+        raise AssertionError("make install: " + p.stderr[-500:])
+    return dest
+
+
+def unit_text(dest):
+    with open(os.path.join(dest, "usr/local/lib/systemd/system/"
+                           "tcpsightd.service")) as f:
+        return f.read()
 
 
 def test_unit_verifies():
+    """systemd-analyze verify on the installed unit, pointed at the
+    installed tree (its binary and man page)."""
     if not shutil.which("systemd-analyze"):
         raise Skip("systemd-analyze not installed")
-    dest = tempfile.mkdtemp(prefix="tcpsight-unit-")
+    dest = install_tree()
     try:
-        subprocess.run(["make", "-s", "-C", ROOT, "install",
-                        "DESTDIR=" + dest, "PREFIX=/usr/local"],
-                       check=True, capture_output=True, timeout=600)
-        unit = os.path.join(dest, "lib/systemd/system/tcpsightd.service")
-        p = subprocess.run(["systemd-analyze", "verify", "--root=" + dest,
-                            unit], capture_output=True, text=True,
-                           timeout=60)
+        sbin = os.path.join(dest, "usr/local/sbin")
+        unit = os.path.join(dest, "tcpsightd.service")
+        with open(unit, "w") as f:
+            f.write(unit_text(dest).replace("/usr/local/sbin/", sbin + "/"))
+        env = dict(os.environ,
+                   MANPATH=os.path.join(dest, "usr/local/share/man"))
+        p = subprocess.run(["systemd-analyze", "verify", unit], env=env,
+                           capture_output=True, text=True, timeout=60)
         out = (p.stdout + p.stderr).strip()
-        if p.returncode and "--root" in out:
-            raise Skip("systemd-analyze verify has no --root here")
-        assert p.returncode == 0 and not [
-            l for l in out.splitlines() if "tcpsightd" in l], out
+        assert p.returncode == 0 and out == "", out
     finally:
         shutil.rmtree(dest, ignore_errors=True)
+
+
+def unit_caps(text):
+    line = [l for l in text.splitlines()
+            if l.startswith("CapabilityBoundingSet=")][0]
+    return [c[len("CAP_"):].lower() for c in line.split("=", 1)[1].split()]
+
+
+def test_unit_capabilities_suffice():
+    """uid 0 with exactly the unit's capabilities: the probe loads (no
+    fallback, accept hooks in), and owners of another user's sockets
+    that predate the daemon come from /proc.  One fewer (no
+    CAP_DAC_READ_SEARCH): those owners stay unknown."""
+    need_root()
+    dest = install_tree()
+    try:
+        caps = unit_caps(unit_text(dest))
+    finally:
+        shutil.rmtree(dest, ignore_errors=True)
+    assert sorted(caps) == ["bpf", "dac_read_search", "perfmon"], caps
+    with Loopback("cp") as h:
+        srv = subprocess.Popen(
+            ["ip", "netns", "exec", h.a, "setpriv", "--reuid=65534",
+             "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c",
+             "import socket,sys\n"
+             "s=socket.socket(); s.bind(('127.0.0.1',48200)); s.listen()\n"
+             "c=socket.create_connection(('127.0.0.1',48200))\n"
+             "a,_=s.accept(); print('up', flush=True)\n"
+             "while sys.stdin.readline():\n"
+             "    c.send(b'x'*100); a.recv(1000); print('ok', flush=True)\n"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        try:
+            assert srv.stdout.readline().strip() == "up"
+            got = {}
+            for name, have in (("all", caps), ("less", ["bpf", "perfmon"])):
+                got[name] = owners_with_caps(h.a, have, srv)
+        finally:
+            srv.stdin.close()
+            srv.wait(timeout=30)
+    assert got["all"][0] == "", got["all"][0]
+    assert got["all"][1] == {"python3"}, got["all"]
+    assert got["less"][1] == {""}, got["less"]
+
+
+def owners_with_caps(netns, caps, srv):
+    """(stderr, comms of port 48200's bytes) of a daemon with @caps."""
+    want = ",".join("+" + c for c in caps)
+    ready = tempfile.mktemp(prefix="tcpsightd-ready-")
+    # tracefs in the private mount namespace ip-netns-exec makes (gone
+    # with it), as a host that mounts it at boot has it.
+    script = ("mount -t tracefs nodev /sys/kernel/tracing && exec setpriv "
+              "--bounding-set=-all,%s --inh-caps=-all,%s "
+              "--ambient-caps=-all,%s %s --listen 127.0.0.1:%d "
+              "--interval 0.2 --ready-file %s" %
+              (want, want, want, TCPSIGHTD, DAEMON_PORT, ready))
+    err = tempfile.TemporaryFile(mode="w+")
+    proc = subprocess.Popen(["ip", "netns", "exec", netns, "sh", "-c",
+                             script], stderr=err)
+    try:
+        deadline = time.time() + 20
+        while not os.path.exists(ready):
+            assert proc.poll() is None and time.time() < deadline, \
+                "tcpsightd with %s did not start" % want
+            time.sleep(0.02)
+        os.unlink(ready)
+        url = "http://127.0.0.1:%d/metrics" % DAEMON_PORT
+        before = metric(parse_exposition(http_get(netns, url)),
+                        "tcpsight_polls_total")
+        srv.stdin.write("go\n")
+        srv.stdin.flush()
+        assert srv.stdout.readline().strip() == "ok"
+        while True:
+            expo = parse_exposition(http_get(netns, url))
+            if metric(expo, "tcpsight_polls_total") >= before + 2:
+                break
+            time.sleep(0.05)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    err.seek(0)
+    comms = {dict(l)["comm"] for (n, l) in expo
+             if n == "tcpsight_bytes_total" and dict(l)["port"] == "48200"}
+    return err.read(), comms
 
 
 def main():
