@@ -544,15 +544,16 @@ def unit_caps(text):
 def test_unit_capabilities_suffice():
     """uid 0 with exactly the unit's capabilities: the probe loads (no
     fallback, accept hooks in), and owners of another user's sockets
-    that predate the daemon come from /proc.  One fewer (no
-    CAP_DAC_READ_SEARCH): those owners stay unknown."""
+    that predate the daemon come from /proc.  Without CAP_SYS_PTRACE, or
+    without CAP_DAC_READ_SEARCH, those owners stay unknown."""
     need_root()
     dest = install_tree()
     try:
         caps = unit_caps(unit_text(dest))
     finally:
         shutil.rmtree(dest, ignore_errors=True)
-    assert sorted(caps) == ["bpf", "dac_read_search", "perfmon"], caps
+    assert sorted(caps) == ["bpf", "dac_read_search", "perfmon",
+                            "sys_ptrace"], caps
     with Loopback("cp") as h:
         srv = subprocess.Popen(
             ["ip", "netns", "exec", h.a, "setpriv", "--reuid=65534",
@@ -567,14 +568,18 @@ def test_unit_capabilities_suffice():
         try:
             assert srv.stdout.readline().strip() == "up"
             got = {}
-            for name, have in (("all", caps), ("less", ["bpf", "perfmon"])):
+            for name, have in (
+                    ("all", caps),
+                    ("no ptrace", ["bpf", "perfmon", "dac_read_search"]),
+                    ("no dac", ["bpf", "perfmon", "sys_ptrace"])):
                 got[name] = owners_with_caps(h.a, have, srv)
         finally:
             srv.stdin.close()
             srv.wait(timeout=30)
     assert got["all"][0] == "", got["all"][0]
     assert got["all"][1] == {"python3"}, got["all"]
-    assert got["less"][1] == {""}, got["less"]
+    assert got["no ptrace"][1] == {""}, got["no ptrace"]
+    assert got["no dac"][1] == {""}, got["no dac"]
 
 
 def owners_with_caps(netns, caps, srv):
