@@ -17,7 +17,7 @@ LDLIBS += $(PKG_LIBS) -lm
 # Everything build, tests and bench need, from Debian.
 DEB_PKGS := clang llvm libbpf-dev libmnl-dev libelf-dev zlib1g-dev bpftool \
 	pkg-config iproute2 nftables python3 valgrind libbpf-tools make gcc gnuplot-nox bpftrace \
-	libmicrohttpd-dev libzstd-dev zstd prometheus tmux libcap2-bin systemd
+	libmicrohttpd-dev libzstd-dev zstd prometheus curl tmux systemd
 
 B ?= build
 # Where the tools land: the repository root, or a sanitizer build's dir.
@@ -119,7 +119,8 @@ bench: deps
 
 # Sanitizer build of everything, in its own directory, then the unit and
 # parser tests and the core integration tests against it.
-ASAN_TESTS := hybrid_loopback_v4 life_loopback_v4 trace_loopback poll_loopback_v4 small_ring bad_options broken_pipe signals no_btf
+ASAN_TESTS := hybrid_loopback_v4 life_loopback_v4 trace_loopback poll_loopback_v4 small_ring bad_options broken_pipe signals no_btf \
+	prometheus jsonl_exact disk_full
 ASAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 asan-test:
 	$(MAKE) B=build-asan OUT=build-asan EXTRA_CFLAGS="$(ASAN)" LDLIBS="$(ASAN) $(PKG_LIBS) -lm" \

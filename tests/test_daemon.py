@@ -445,6 +445,48 @@ def test_daemon_bad_options_exit_2():
     assert p.returncode == 1 and len(p.stderr.splitlines()) == 1, p.stderr
 
 
+def test_daemon_valgrind_clean():
+    """Poll mode (valgrind cannot run BPF loads usefully): HTTP thread,
+    archive and rotation, SIGHUP, SIGTERM; no error, nothing lost."""
+    need_root()
+    if not shutil.which("valgrind"):
+        raise Skip("valgrind not installed")
+    arch = tempfile.mkdtemp(prefix="tcpsight-vg-")
+    try:
+        with Loopback("vg") as h:
+            ready = tempfile.mktemp(prefix="tcpsightd-ready-")
+            err = tempfile.TemporaryFile(mode="w+")
+            vg = subprocess.Popen(
+                ["ip", "netns", "exec", h.a, "valgrind", "--error-exitcode=3",
+                 "--leak-check=full", "--errors-for-leak-kinds=definite",
+                 TCPSIGHTD, "--mode", "poll", "--interval", "0.3",
+                 "--listen", "127.0.0.1:%d" % DAEMON_PORT, "--jsonl", arch,
+                 "--jsonl-max-bytes", "512", "--ready-file", ready],
+                stderr=err)
+            deadline = time.time() + 60
+            while not os.path.exists(ready):
+                assert vg.poll() is None and time.time() < deadline, \
+                    "tcpsightd under valgrind did not start"
+                time.sleep(0.05)
+            os.unlink(ready)
+            url = "http://127.0.0.1:%d/metrics" % DAEMON_PORT
+            tcpload(*ti.long_lived(h.a, h.a, "127.0.0.1", 4, conns=5,
+                                   rounds=2))
+            vg.send_signal(signal.SIGHUP)
+            http_get(h.a, url)
+            http_get(h.a, url, "application/openmetrics-text")
+            vg.send_signal(signal.SIGTERM)
+            rc = vg.wait(timeout=120)
+            err.seek(0)
+            out = err.read()
+        assert rc == 0, out[-800:]
+        assert "definitely lost: 0 bytes" in out or \
+            "All heap blocks were freed" in out, out[-800:]
+        assert glob.glob(os.path.join(arch, "intervals-*")), "no archive"
+    finally:
+        shutil.rmtree(arch, ignore_errors=True)
+
+
 def test_daemon_signals():
     """SIGHUP keeps it running; SIGTERM and SIGINT end it with 0."""
     need_root()
