@@ -74,6 +74,10 @@ bool ts_engine_port_listening(const struct ts_engine *e, uint16_t port);
 const char *ts_mode_name(enum ts_mode mode);
 bool ts_parse_mode(const char *s, enum ts_mode *mode);
 uint64_t ts_monotonic_ns(void);
+/* Add to CLOCK_MONOTONIC seconds to get unix seconds. */
+double ts_mono_to_unix(void);
+/* SIGINT, SIGTERM, SIGHUP to @fn (no SA_RESTART: waits wake); SIGPIPE ignored. */
+void ts_catch_signals(void (*fn)(int));
 
 /* --mode, --attach, --map-size: the engine's options, one parser for all tools. */
 #define TS_ENGINE_LONGOPTS						\

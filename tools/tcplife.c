@@ -109,25 +109,6 @@ static void on_life(const struct ts_life *l, void *arg)
 	ts_life_line(stdout, l, &st->fmt);
 }
 
-static double mono_to_unix(void)
-{
-	struct timespec rt, mono;
-
-	clock_gettime(CLOCK_REALTIME, &rt);
-	clock_gettime(CLOCK_MONOTONIC, &mono);
-	return (rt.tv_sec - mono.tv_sec) + (rt.tv_nsec - mono.tv_nsec) / 1e9;
-}
-
-static void setup_signals(void)
-{
-	struct sigaction sa = { .sa_handler = on_signal };
-
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-}
-
 static void report_lost(struct ts_engine *eng, uint64_t *reported)
 {
 	uint64_t lost = ts_engine_stats(eng)->lost;
@@ -181,8 +162,8 @@ int main(int argc, char **argv)
 	int ret;
 
 	parse_args(argc, argv, &st.fmt, &o);
-	setup_signals();
-	st.fmt.mono_to_unix = mono_to_unix();
+	ts_catch_signals(on_signal);
+	st.fmt.mono_to_unix = ts_mono_to_unix();
 	/* Line by line even into a pipe: sessions show as they close. */
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	eng = ts_engine_open(&o, err, sizeof(err));

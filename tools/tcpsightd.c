@@ -432,25 +432,6 @@ static int run(struct daemon *d)
 	}
 }
 
-static void setup_signals(void)
-{
-	struct sigaction sa = { .sa_handler = on_signal };
-
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-}
-
-static double mono_to_unix(void)
-{
-	struct timespec rt, mono;
-
-	clock_gettime(CLOCK_REALTIME, &rt);
-	clock_gettime(CLOCK_MONOTONIC, &mono);
-	return (rt.tv_sec - mono.tv_sec) + (rt.tv_nsec - mono.tv_nsec) / 1e9;
-}
-
 static int open_archive(struct daemon *d, char *err, size_t errlen)
 {
 	struct ts_jsonl_opts jo = {
@@ -547,11 +528,11 @@ int main(int argc, char **argv)
 		o.eng.life_arg = &d;
 	}
 	d.life_fmt.json = true;
-	d.life_fmt.mono_to_unix = mono_to_unix();
+	d.life_fmt.mono_to_unix = ts_mono_to_unix();
 	d.budget.base = o.interval;
 	d.budget.max = o.interval > MAX_INTERVAL ? o.interval : MAX_INTERVAL;
 	d.budget.budget = o.max_cpu / 100;
-	setup_signals();
+	ts_catch_signals(on_signal);
 	if (start(&d, err, sizeof(err)))
 		fprintf(stderr, "%s: %s\n", prog, err);
 	else

@@ -242,16 +242,6 @@ static void wait_until(uint64_t deadline_ns)
 		;
 }
 
-static void setup_signals(void)
-{
-	struct sigaction sa = { .sa_handler = on_signal };
-
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-}
-
 static int run(const struct top_opts *o, struct ts_engine *eng)
 {
 	uint64_t step = (uint64_t)llround(o->interval * 1e9);
@@ -323,7 +313,7 @@ int main(int argc, char **argv)
 	parse_args(argc, argv, &o);
 	o.eng.ring_bytes = o.common.ring_bytes;
 	o.eng.ready_file = o.common.ready_file;
-	setup_signals();
+	ts_catch_signals(on_signal);
 	eng = ts_engine_open(&o.eng, err, sizeof(err));
 	if (!eng) {
 		fprintf(stderr, "tcptop: %s\n", err);
