@@ -145,7 +145,8 @@ SBINDIR ?= $(PREFIX)/sbin
 MANDIR ?= $(PREFIX)/share/man
 DOCDIR ?= $(PREFIX)/share/doc/tcpsight
 UNITDIR ?= $(PREFIX)/lib/systemd/system
-install: all
+install: deps
+	$(MAKE) all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \
 		$(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(UNITDIR)
 	install -m 0755 tcptop tcplife tcpsightd $(DESTDIR)$(SBINDIR)
