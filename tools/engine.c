@@ -23,6 +23,15 @@ struct ts_engine {
 	ts_life_fn life_fn;
 	void *life_arg;
 	bool rows_and_life;
+	/*
+	 * rows_and_life: events drained between polls wait here for the next
+	 * poll, so the core sees them in tcptop's order (dump, then the
+	 * events): a dump racing a close must come first (README).
+	 */
+	struct ts_close_event *held;
+	size_t n_held;
+	size_t cap_held;
+	bool in_interval;
 	const struct ts_dump *last_dump;
 	struct ts_poller *poller;
 	struct ts_tracer *tracer;
@@ -134,16 +143,50 @@ static void life_of(struct ts_engine *e, const struct ts_close_event *ev)
 	e->life_fn(&l, e->life_arg);
 }
 
-static int on_close(const struct ts_close_event *ev, void *arg)
+static void deliver(struct ts_engine *e, const struct ts_close_event *ev)
 {
-	struct ts_engine *e = arg;
-
-	e->stats.events++;
 	/* Before the core closes it: life_of asks the table what it knew. */
 	if (e->life_fn)
 		life_of(e, ev);
 	if (!e->life_fn || e->rows_and_life)
 		ts_acct_close(e->acct, ev);
+}
+
+static bool hold(struct ts_engine *e, const struct ts_close_event *ev)
+{
+	if (e->n_held == e->cap_held) {
+		size_t cap = e->cap_held ? 2 * e->cap_held : 1024;
+		struct ts_close_event *v = realloc(e->held, cap * sizeof(*v));
+
+		if (!v)
+			return false;
+		e->held = v;
+		e->cap_held = cap;
+	}
+	e->held[e->n_held++] = *ev;
+	return true;
+}
+
+static void deliver_held(struct ts_engine *e)
+{
+	size_t i;
+
+	for (i = 0; i < e->n_held; i++)
+		deliver(e, &e->held[i]);
+	e->n_held = 0;
+}
+
+static int on_close(const struct ts_close_event *ev, void *arg)
+{
+	struct ts_engine *e = arg;
+
+	e->stats.events++;
+	if (e->rows_and_life && !e->in_interval) {
+		if (!hold(e, ev))
+			e->stats.held_oom++;
+		return 0;
+	}
+	deliver(e, ev);
 	return 0;
 }
 
@@ -239,6 +282,7 @@ void ts_engine_close(struct ts_engine *e)
 	ts_trace_close(e->trace);
 	ts_dump_free(&e->trace_dump);
 	ts_poller_close(e->poller);
+	free(e->held);
 	ts_acct_free(e->acct);
 	ts_owners_free(e->owners);
 	free(e);
@@ -381,8 +425,11 @@ int ts_engine_interval(struct ts_engine *e, enum ts_sort sort,
 {
 	int ret = poll_once(e, err, errlen);
 
+	e->in_interval = true;
+	deliver_held(e);
 	if (!ret)
 		ret = drain(e, err, errlen);
+	e->in_interval = false;
 	if (ret)
 		return ret;
 	resolve_owners(e);

@@ -24,7 +24,11 @@ struct ts_engine_opts {
 	/* Set: close events go here, whole-life, instead of interval rows. */
 	ts_life_fn life_fn;
 	void *life_arg;
-	/* With life_fn: close events feed the interval rows too (tcpsightd). */
+	/*
+	 * With life_fn: close events feed the interval rows too (tcpsightd).
+	 * ts_engine_wait then drains the ring but holds the events until the
+	 * next ts_engine_interval, which hands them over after its dump.
+	 */
 	bool rows_and_life;
 	struct ts_tracer_opts filter;	/* pid/family/ports, run in the kernel */
 	size_t ring_bytes;
@@ -40,6 +44,7 @@ struct ts_engine_stats {
 	uint64_t lost;			/* close events lost, since start */
 	uint64_t events;		/* close events drained, since start */
 	uint64_t map_full;		/* trace mode: calls that found the map full */
+	uint64_t held_oom;		/* events held for the next poll lost to ENOMEM */
 	uint64_t dumps;			/* polls taken, baseline included */
 	uint64_t dump_sockets;		/* sockets in the last dump */
 	uint32_t namespaces;		/* network namespaces polled per interval */

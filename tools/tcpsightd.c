@@ -304,7 +304,7 @@ static void gather_health(struct daemon *d)
 	h->dump_sockets = st->dump_sockets;
 	h->namespaces = st->namespaces;
 	h->lost = st->lost;
-	h->samples_dropped = a->oom + st->map_full;
+	h->samples_dropped = a->oom + st->map_full + st->held_oom;
 	h->sessions = a->sessions;
 	h->opened = a->born + a->closed_unseen;
 	h->closed = a->closed_seen + a->closed_unseen + a->retired_unclosed;
