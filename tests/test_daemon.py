@@ -105,7 +105,8 @@ class Daemon:
         self.err = tempfile.TemporaryFile(mode="w+")
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
                                      stderr=self.err)
-        deadline = time.time() + 20
+        # A loaded machine takes its time loading BPF: a bound, not a sleep.
+        deadline = time.time() + 90
         while not os.path.exists(self.ready):
             if self.proc.poll() is not None or time.time() > deadline:
                 self.stop()
@@ -378,7 +379,10 @@ def test_jsonl_exact_across_rotations_and_sighup():
             "temporary files left: %s" % os.listdir(arch)
         ifiles, rows = read_archive(arch, "intervals")
         sfiles, lives = read_archive(arch, "sessions")
-        assert len(ifiles) > 5 and len(sfiles) > 2, (len(ifiles), len(sfiles))
+        # Size rotations (intervals), reopens (both; two SIGHUPs may fall
+        # in one interval, so not one file each).
+        assert len(ifiles) >= 3 and len(sfiles) >= 2, (len(ifiles),
+                                                        len(sfiles))
         for r in rows:
             assert set(r) >= ti.TOP_FIELDS, sorted(set(r) ^ ti.TOP_FIELDS)
         check_exact(truth, {"client": rows, "server": rows})
@@ -537,9 +541,10 @@ def test_make_install_tree_runs():
             dest, "usr/local/share/doc/tcpsight/examples/*_example.txt"))
         assert len(examples) >= 3, examples
         assert "ExecStart=/usr/local/sbin/tcpsightd " in unit_text(dest)
-        q = subprocess.run([os.path.join(sbin, "tcptop"), "--mode", "poll",
-                            "--json", "0.1", "1"], capture_output=True,
-                           text=True, timeout=30)
+        # In a namespace of its own: the host's sockets are others' load.
+        with Loopback("in") as h:
+            q = sh(os.path.join(sbin, "tcptop"), "--mode", "poll", "--json",
+                   "0.1", "1", netns=h.a, check=False, timeout=60)
         assert q.returncode == 0, q.stderr
         if os.geteuid() == 0:
             q = subprocess.run([os.path.join(sbin, "tcpsightd"), "--listen",
@@ -651,7 +656,7 @@ def owners_with_caps(netns, caps, srv):
     proc = subprocess.Popen(["ip", "netns", "exec", netns, "sh", "-c",
                              script], stderr=err)
     try:
-        deadline = time.time() + 20
+        deadline = time.time() + 90
         while not os.path.exists(ready):
             assert proc.poll() is None and time.time() < deadline, \
                 "tcpsightd with %s did not start" % want
