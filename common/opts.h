@@ -30,6 +30,10 @@ enum {
 	TS_OPT_NETNS,
 	TS_OPT_CONTAINER,
 	TS_OPT_STATS,
+	TS_OPT_MODE,			/* engine options (engine/engine.h) */
+	TS_OPT_ATTACH,
+	TS_OPT_MAP,
+	TS_OPT_SOURCE,
 	TS_OPT_TOOL,			/* first code free for a tool's own */
 };
 #define TS_COMMON_LONGOPTS						\
@@ -67,6 +71,10 @@ ts_usage_error(const char *prog, const char *usage, const char *fmt, ...);
 /* getopt_long() returned ':' or '?': name the culprit, exit 2. */
 void __attribute__((noreturn))
 ts_bad_option(const char *prog, const char *usage, int c, char **argv);
+
+/* Whether -p and -4/-6 let a session of @pid and @family through. */
+bool ts_common_wants(const struct ts_common_opts *o, uint32_t pid,
+		     uint16_t family);
 
 bool ts_parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out);
 bool ts_parse_size(const char *s, uint64_t min, uint64_t max, uint64_t *out);

@@ -7,6 +7,7 @@
 #ifndef TS_SINK_H
 #define TS_SINK_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -35,9 +36,18 @@ struct ts_sink_cfg {
 	struct ts_cgroups *cgroups;	/* the engine's: cgroup paths */
 	/* tcplife */
 	struct ts_life_fmt life;
+	/* tcpsightd: "metrics" counts rows into @metrics under @lock ... */
+	struct ts_metrics *metrics;
+	pthread_mutex_t *lock;		/* the HTTP thread reads the metrics */
+	/* ... "archive" writes rows and whole sessions as JSON lines. */
+	struct ts_jsonl *intervals;
+	struct ts_jsonl *sessions;
+	struct ts_engine *engine;	/* the engine's: its listeners */
 };
 
 struct ts_sink;
+struct ts_metrics;
+struct ts_jsonl;
 
 struct ts_sink_ops {
 	/* Once the baseline is taken, before anything else (headers). */
@@ -64,5 +74,7 @@ bool ts_sink_row_wanted(const struct ts_sink_cfg *c, const struct ts_row *r);
 struct ts_sink *ts_sink_table_new(const struct ts_sink_cfg *cfg);
 struct ts_sink *ts_sink_json_new(const struct ts_sink_cfg *cfg);
 struct ts_sink *ts_sink_life_new(const struct ts_sink_cfg *cfg);
+struct ts_sink *ts_sink_metrics_new(const struct ts_sink_cfg *cfg);
+struct ts_sink *ts_sink_archive_new(const struct ts_sink_cfg *cfg);
 
 #endif

@@ -11,6 +11,8 @@ static const struct {
 	{ "table", ts_sink_table_new },		/* tcptop's bcc table */
 	{ "json", ts_sink_json_new },		/* tcptop's JSON lines */
 	{ "life", ts_sink_life_new },		/* tcplife: table, CSV or JSON */
+	{ "metrics", ts_sink_metrics_new },	/* tcpsightd: Prometheus counters */
+	{ "archive", ts_sink_archive_new },	/* tcpsightd: zstd JSONL files */
 };
 
 struct ts_sink *ts_sink_open(const char *name, const struct ts_sink_cfg *cfg)
