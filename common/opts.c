@@ -149,11 +149,3 @@ bool ts_common_option(const char *prog, const char *usage, int c,
 	}
 	return false;
 }
-
-bool ts_common_wants(const struct ts_common_opts *o, uint32_t pid,
-		     uint16_t family)
-{
-	if (o->pid && pid != o->pid)
-		return false;
-	return !o->family || family == o->family;
-}

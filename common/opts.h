@@ -72,10 +72,6 @@ ts_usage_error(const char *prog, const char *usage, const char *fmt, ...);
 void __attribute__((noreturn))
 ts_bad_option(const char *prog, const char *usage, int c, char **argv);
 
-/* Whether -p and -4/-6 let a session of @pid and @family through. */
-bool ts_common_wants(const struct ts_common_opts *o, uint32_t pid,
-		     uint16_t family);
-
 bool ts_parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out);
 bool ts_parse_size(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 /* Seconds, fractions allowed, > 0 and at most a day. */

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * A sink takes what the engine produces: interval rows (tcptop) or whole
- * sessions (tcplife).  Each sink is one file with a constructor listed in
- * sinks.c.
+ * A sink takes what the engine produces: interval rows (tcptop), whole
+ * sessions (tcplife) or both (tcpsightd's metrics and archive).  Each sink
+ * is one file with a constructor listed in sinks.c.
  */
 #ifndef TS_SINK_H
 #define TS_SINK_H
@@ -67,7 +67,8 @@ struct ts_sink {
 struct ts_sink *ts_sink_open(const char *name, const struct ts_sink_cfg *cfg);
 void ts_sink_close(struct ts_sink *k);
 
-/* -p and -4/-6 as every tcptop sink applies them. */
+/* -p and -4/-6 as every sink applies them, to rows and whole sessions. */
+bool ts_sink_wants(const struct ts_sink_cfg *c, uint32_t pid, uint16_t family);
 bool ts_sink_row_wanted(const struct ts_sink_cfg *c, const struct ts_row *r);
 
 /* Constructors the registry (sinks.c) lists. */

@@ -54,8 +54,7 @@ static void archive_life(struct ts_sink *k, const struct ts_life *l)
 	struct archive_sink *as = (struct archive_sink *)k;
 	const struct ts_sink_cfg *c = &k->cfg;
 
-	if ((c->pid && l->pid != c->pid) ||
-	    (c->family && l->tuple.family != c->family))
+	if (!ts_sink_wants(c, l->pid, l->tuple.family))
 		return;
 	ts_life_line(as->rec, l, &c->life);
 	record_to(as, c->sessions);

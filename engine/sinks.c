@@ -35,9 +35,14 @@ void ts_sink_close(struct ts_sink *k)
 		free(k);
 }
 
+bool ts_sink_wants(const struct ts_sink_cfg *c, uint32_t pid, uint16_t family)
+{
+	if (c->pid && pid != c->pid)
+		return false;
+	return !c->family || family == c->family;
+}
+
 bool ts_sink_row_wanted(const struct ts_sink_cfg *c, const struct ts_row *r)
 {
-	if (c->pid && r->pid != c->pid)
-		return false;
-	return !c->family || r->tuple.family == c->family;
+	return ts_sink_wants(c, r->pid, r->tuple.family);
 }
