@@ -16,7 +16,6 @@
 #define AF_INET 2
 #define AF_INET6 10
 #define IPPROTO_TCP 6
-#define MAX_PORTS 8
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -24,8 +23,9 @@ char LICENSE[] SEC("license") = "GPL";
 const volatile __u32 target_netns = 0;
 const volatile __u32 filter_pid = 0;
 const volatile __u16 filter_family = 0;
-const volatile __u16 filter_lports[MAX_PORTS] = {};
-const volatile __u16 filter_rports[MAX_PORTS] = {};
+/* Port sets as bitmaps: a list of 1024 ports costs one load, like one. */
+const volatile __u64 filter_lports[TS_PORT_WORDS] = {};
+const volatile __u64 filter_rports[TS_PORT_WORDS] = {};
 const volatile __u32 n_lports = 0;
 const volatile __u32 n_rports = 0;
 /* -c: sockets of this cgroup v2 (id, depth below the root) or below it. */
@@ -129,17 +129,12 @@ static __always_inline bool sock_wanted(const struct sock *sk)
 	return true;
 }
 
-static __always_inline bool port_in(__u16 port, const volatile __u16 *ports,
+static __always_inline bool port_in(__u16 port, const volatile __u64 *bits,
 				    __u32 n)
 {
-	int i;
-
 	if (!n)
 		return true;
-	for (i = 0; i < MAX_PORTS; i++)
-		if (i < n && ports[i] == port)
-			return true;
-	return false;
+	return bits[port / 64] & (1ULL << (port % 64));
 }
 
 static __always_inline void set_owner(struct birth *b)

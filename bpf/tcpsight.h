@@ -5,6 +5,11 @@
 
 #define TS_COMM_LEN 16
 
+/* -L/-D: ports per list, as libbpf-tools' tcplife takes. */
+#define TS_MAX_PORTS 1024
+/* The close probe's port filters: one bit per port, one lookup per test. */
+#define TS_PORT_WORDS (65536 / 64)
+
 /* ts_close_event.flags */
 #define TS_CF_ACTIVE_KNOWN	0x01	/* probe saw the socket born (SYN_SENT or SYN_RECV) */
 #define TS_CF_ACTIVE		0x02	/* it called connect(): its SYN is in bytes_acked */

@@ -72,20 +72,24 @@ bool ts_parse_interval(const char *s, double *out)
 bool ts_parse_ports(const char *s, uint16_t *ports, unsigned int *n,
 		    unsigned int max)
 {
-	char buf[256], *tok, *comma;
+	const char *tok, *comma;
 
-	if (!s || strlen(s) >= sizeof(buf))
+	if (!s)
 		return false;
-	strcpy(buf, s);
 	*n = 0;
 	/* Every element must be a port: "80,", ",80" and "80,,81" are not. */
-	for (tok = buf; tok; tok = comma ? comma + 1 : NULL) {
+	for (tok = s; tok; tok = comma ? comma + 1 : NULL) {
+		char num[8];
+		size_t len;
 		uint32_t port;
 
 		comma = strchr(tok, ',');
-		if (comma)
-			*comma = '\0';
-		if (*n == max || !ts_parse_u32(tok, 1, 65535, &port))
+		len = comma ? (size_t)(comma - tok) : strlen(tok);
+		if (*n == max || len >= sizeof(num))
+			return false;
+		memcpy(num, tok, len);
+		num[len] = '\0';
+		if (!ts_parse_u32(num, 1, 65535, &port))
 			return false;
 		ports[(*n)++] = (uint16_t)port;
 	}

@@ -30,6 +30,10 @@ enum {
 	TS_OPT_NETNS,
 	TS_OPT_CONTAINER,
 	TS_OPT_STATS,
+	TS_OPT_MODE,			/* engine options (engine/engine.h) */
+	TS_OPT_ATTACH,
+	TS_OPT_MAP,
+	TS_OPT_SOURCE,
 	TS_OPT_TOOL,			/* first code free for a tool's own */
 };
 #define TS_COMMON_LONGOPTS						\

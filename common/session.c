@@ -862,6 +862,7 @@ static void close_row(struct ts_acct *a, const struct ts_close_event *ev)
 	tuple_of_event(&r->tuple, ev);
 	r->state = TS_CLOSE;
 	r->closed = true;
+	r->active = o.syn_guess;
 	r->tx = ts_payload_tx(o.acked, o.syn_guess, o.fin);
 	r->rx = o.rx;
 	if (ev->flags & TS_CF_OWNER) {
@@ -977,6 +978,7 @@ static void fill_row(struct ts_acct *a, struct ts_row *r, uint32_t i)
 	r->uid = h->uid;
 	r->inode = h->inode;
 	memcpy(r->comm, c->comm, TS_COMM_LEN);
+	r->active = !!(h->flags & F_SYN);
 }
 
 /* Wide enough for rx + tx of two counters near 2^63. */

@@ -84,6 +84,7 @@ struct ts_row {
 	struct ts_tuple tuple;
 	uint8_t state;			/* last state seen; TS_CLOSE once closed */
 	bool closed;			/* ended during this interval */
+	bool active;			/* it called connect() (client); the SYN verdict */
 	int64_t rx;			/* payload bytes, this interval */
 	int64_t tx;
 	uint32_t pid;			/* 0: unknown */
@@ -100,6 +101,7 @@ struct ts_life {
 	struct ts_tuple tuple;
 	uint32_t pid;			/* 0: unknown */
 	char comm[TS_COMM_LEN];
+	bool active;			/* it called connect() (client) */
 	int64_t tx;			/* payload bytes, whole life */
 	int64_t rx;
 	uint64_t birth_ns;		/* CLOCK_MONOTONIC; 0: born before start */

@@ -6,6 +6,8 @@
  */
 #include <errno.h>
 #include <malloc.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +43,10 @@ struct ts_engine {
 	uint64_t lost_reported;
 	uint64_t map_full_reported;
 	bool final;			/* the next interval is the last */
+	/* rows_and_life: events drained between intervals, for the next one. */
+	struct ts_close_event *held;
+	size_t n_held, cap_held;
+	bool in_interval;		/* a dump just ended: events go through */
 };
 
 uint64_t ts_monotonic_ns(void)
@@ -49,6 +55,25 @@ uint64_t ts_monotonic_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+double ts_mono_to_unix(void)
+{
+	struct timespec rt, mono;
+
+	clock_gettime(CLOCK_REALTIME, &rt);
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	return (rt.tv_sec - mono.tv_sec) + (rt.tv_nsec - mono.tv_nsec) / 1e9;
+}
+
+void ts_catch_signals(void (*fn)(int))
+{
+	struct sigaction sa = { .sa_handler = fn };
+
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
 }
 
 static double wall_now(void)
@@ -119,6 +144,31 @@ bool ts_parse_mode(const char *s, enum ts_mode *mode)
 	return false;
 }
 
+bool ts_engine_option(const char *prog, const char *usage, int c,
+		      const char *arg, struct ts_engine_opts *o)
+{
+	switch (c) {
+	case TS_OPT_MODE:
+		if (!ts_parse_mode(arg, &o->mode))
+			ts_usage_error(prog, usage, "unknown mode: '%s'", arg);
+		return true;
+	case TS_OPT_ATTACH:
+		if (!ts_parse_attach(arg, &o->attach))
+			ts_usage_error(prog, usage, "unknown attach type: '%s'", arg);
+		return true;
+	case TS_OPT_MAP:
+		if (!ts_parse_u32(arg, 16, 1 << 24, &o->map_entries))
+			ts_usage_error(prog, usage,
+				       "invalid map size: '%s' (16..16777216)", arg);
+		return true;
+	case TS_OPT_SOURCE:
+		if (!ts_parse_poll_source(arg, &o->poll))
+			ts_usage_error(prog, usage, "unknown source: '%s'", arg);
+		return true;
+	}
+	return false;
+}
+
 static void to_sinks_life(struct ts_engine *e, const struct ts_life *l)
 {
 	size_t i;
@@ -152,6 +202,7 @@ static void life_of(struct ts_engine *e, const struct ts_close_event *ev)
 	memcpy(l.tuple.raddr, ev->raddr, 16);
 	l.tuple.netns = ev->netns;
 	l.tuple.cgroup = ev->cgroup_id;
+	l.active = syn;
 	l.tx = ts_close_tx(ev, syn);
 	l.rx = ts_close_rx(ev);
 	if (ev->flags & TS_CF_OWNER) {
@@ -174,6 +225,39 @@ static bool cgroup_wanted(struct ts_engine *e, uint64_t id)
 	return false;
 }
 
+/* Both: the life record first, while the table still knows the session. */
+static void deliver(struct ts_engine *e, const struct ts_close_event *ev)
+{
+	if (e->opts.whole_life || e->opts.rows_and_life)
+		life_of(e, ev);
+	if (!e->opts.whole_life)
+		ts_acct_close(e->acct, ev);
+}
+
+static bool hold(struct ts_engine *e, const struct ts_close_event *ev)
+{
+	if (e->n_held == e->cap_held) {
+		size_t cap = e->cap_held ? 2 * e->cap_held : 1024;
+		struct ts_close_event *v = realloc(e->held, cap * sizeof(*v));
+
+		if (!v)
+			return false;
+		e->held = v;
+		e->cap_held = cap;
+	}
+	e->held[e->n_held++] = *ev;
+	return true;
+}
+
+static void deliver_held(struct ts_engine *e)
+{
+	size_t i;
+
+	for (i = 0; i < e->n_held; i++)
+		deliver(e, &e->held[i]);
+	e->n_held = 0;
+}
+
 static int on_close(const struct ts_close_event *ev, void *arg)
 {
 	struct ts_engine *e = arg;
@@ -183,10 +267,12 @@ static int on_close(const struct ts_close_event *ev, void *arg)
 		e->stats.owner_released++;
 	if (!cgroup_wanted(e, ev->cgroup_id))
 		return 0;
-	if (e->opts.whole_life)
-		life_of(e, ev);
-	else
-		ts_acct_close(e->acct, ev);
+	if (e->opts.rows_and_life && !e->in_interval) {
+		if (!hold(e, ev))
+			e->stats.held_oom++;
+		return 0;
+	}
+	deliver(e, ev);
 	return 0;
 }
 
@@ -381,6 +467,7 @@ void ts_engine_close(struct ts_engine *e)
 	ts_acct_free(e->acct);
 	ts_owners_free(e->owners);
 	ts_cgroups_free(e->cgroups);
+	free(e->held);
 	free(e);
 }
 
@@ -392,6 +479,7 @@ bool ts_engine_add_sink(struct ts_engine *e, struct ts_sink *k)
 	}
 	k->cfg.cgroups = e->cgroups;
 	k->cfg.life.cgroups = e->cgroups;
+	k->cfg.engine = e;
 	e->sinks[e->n_sinks++] = k;
 	return true;
 }
@@ -421,15 +509,22 @@ static int collect(struct ts_engine *e, char *err, size_t errlen)
 	return ret < 0 ? ret : 0;
 }
 
+/* Without a source that drains (poll mode) a wait only sleeps. */
 static int drain(struct ts_engine *e, int timeout_ms, char *err, size_t errlen)
 {
+	bool drained = false;
 	size_t i;
 	int ret = 0;
 
-	for (i = 0; i < e->n_sources && !ret; i++)
-		if (e->sources[i]->ops->drain)
-			ret = e->sources[i]->ops->drain(e->sources[i], timeout_ms,
-							err, errlen);
+	for (i = 0; i < e->n_sources && !ret; i++) {
+		if (!e->sources[i]->ops->drain)
+			continue;
+		drained = true;
+		ret = e->sources[i]->ops->drain(e->sources[i], timeout_ms,
+						err, errlen);
+	}
+	if (!drained && timeout_ms > 0)
+		poll(NULL, 0, timeout_ms);
 	return ret;
 }
 
@@ -518,12 +613,17 @@ int ts_engine_start(struct ts_engine *e, char *err, size_t errlen)
 	size_t i;
 	int ret = collect(e, err, errlen);
 
+	/* Right after the baseline dump: tcptop's order, nothing to hold. */
+	e->in_interval = true;
 	if (!ret && !e->opts.whole_life)
 		ret = drain(e, 0, err, errlen);
+	if (!ret) {
+		resolve_owners(e);
+		if (!e->opts.whole_life)
+			ret = drain(e, 0, err, errlen);
+	}
+	e->in_interval = false;
 	if (ret)
-		return ret;
-	resolve_owners(e);
-	if (!e->opts.whole_life && (ret = drain(e, 0, err, errlen)))
 		return ret;
 	for (i = 0; i < e->n_sinks; i++)
 		if (e->sinks[i]->ops->begin)
@@ -583,6 +683,9 @@ int ts_engine_interval(struct ts_engine *e, enum ts_sort sort,
 
 	if (ret)
 		return ret;
+	/* Held events after the dump, as if drained now (rows_and_life). */
+	e->in_interval = true;
+	deliver_held(e);
 	/*
 	 * Owners before the drain: a session that closes while /proc is read
 	 * has left /proc and the probe's map by then, but its close event,
@@ -590,6 +693,7 @@ int ts_engine_interval(struct ts_engine *e, enum ts_sort sort,
 	 */
 	resolve_owners(e);
 	ret = drain(e, 0, err, errlen);
+	e->in_interval = false;
 	if (ret)
 		return ret;
 	*n = ts_acct_rows(e->acct, sort, rows);
@@ -606,6 +710,17 @@ int ts_engine_wait(struct ts_engine *e, int timeout_ms, char *err,
 		return ret;
 	report_losses(e);
 	return 0;
+}
+
+bool ts_engine_port_listening(const struct ts_engine *e, uint16_t port)
+{
+	size_t i;
+
+	for (i = 0; i < e->n_sources; i++)
+		if (e->sources[i]->ops->listening &&
+		    e->sources[i]->ops->listening(e->sources[i], port))
+			return true;
+	return false;
 }
 
 const struct ts_engine_stats *ts_engine_stats(struct ts_engine *e)

@@ -45,6 +45,13 @@ struct ts_engine_opts {
 	const char *cgroup;		/* -c: this cgroup v2 directory and below */
 	/* tcplife: close events become whole sessions, no interval rows. */
 	bool whole_life;
+	/*
+	 * tcpsightd: close events feed the interval rows and become whole
+	 * sessions too.  Events ts_engine_wait() drains between intervals
+	 * are held and handed over after the next interval's dump, the order
+	 * tcptop sees them in: a dump racing a close must come first.
+	 */
+	bool rows_and_life;
 	struct ts_tracer_opts filter;	/* pid/family/ports, run in the kernel */
 	size_t ring_bytes;
 	uint32_t births_max;
@@ -66,6 +73,9 @@ struct ts_engine_stats {
 	const char *owner_hooks;	/* passive owner hooks attached; NULL: no probe */
 	const char *cookies;		/* "sock_ops" or "synthetic"; NULL: no probe */
 	uint64_t dumps;			/* sock_diag dumps */
+	uint64_t dump_sockets;		/* sockets in the last interval's dumps */
+	uint32_t namespaces;		/* namespaces dumped in the last interval */
+	uint64_t held_oom;		/* rows_and_life: held events lost to ENOMEM */
 	uint64_t dump_retries;		/* ... retried (NLM_F_DUMP_INTR) */
 	enum ts_attach attach;		/* trace mode: the attach type chosen */
 	uint64_t netns_polled;		/* namespaces dumped (a dump each) */
@@ -101,7 +111,11 @@ int ts_engine_interval(struct ts_engine *e, enum ts_sort sort,
 		       char *err, size_t errlen);
 /* The next ts_engine_interval() is the last: sessions waiting for an owner go out. */
 void ts_engine_set_final(struct ts_engine *e);
-/* tcplife: waits up to @timeout_ms for close events, hands them to the sinks. */
+/*
+ * Waits up to @timeout_ms for close events and hands them to the sinks
+ * (held for the next interval with rows_and_life); without the probe it
+ * only sleeps.
+ */
 int ts_engine_wait(struct ts_engine *e, int timeout_ms, char *err, size_t errlen);
 const struct ts_engine_stats *ts_engine_stats(struct ts_engine *e);
 const struct ts_acct_stats *ts_engine_acct_stats(const struct ts_engine *e);
@@ -110,10 +124,26 @@ void ts_engine_print_stats(struct ts_engine *e, FILE *f, const char *prog);
 const char *ts_mode_name(enum ts_mode mode);
 bool ts_parse_mode(const char *s, enum ts_mode *mode);
 bool ts_parse_poll_source(const char *s, enum ts_poll_source *poll);
+/* Whether the last dump saw a listener on @port, in any namespace polled. */
+bool ts_engine_port_listening(const struct ts_engine *e, uint16_t port);
 struct ts_common_opts;
 /* --netns and -c as both front ends parse them. */
 void ts_engine_netns_opts(struct ts_engine_opts *o,
 			  const struct ts_common_opts *common);
 uint64_t ts_monotonic_ns(void);
+/* Add to CLOCK_MONOTONIC seconds to get unix seconds. */
+double ts_mono_to_unix(void);
+/* SIGINT, SIGTERM, SIGHUP to @fn (no SA_RESTART: waits wake); SIGPIPE ignored. */
+void ts_catch_signals(void (*fn)(int));
+
+/* --mode, --attach, --map-size, --source: one parser for every tool. */
+#define TS_ENGINE_LONGOPTS						\
+	{ "mode", required_argument, NULL, TS_OPT_MODE },		\
+	{ "attach", required_argument, NULL, TS_OPT_ATTACH },		\
+	{ "map-size", required_argument, NULL, TS_OPT_MAP },		\
+	{ "source", required_argument, NULL, TS_OPT_SOURCE }
+/* Handles @c when it is an engine option (bad value: exit 2); else false. */
+bool ts_engine_option(const char *prog, const char *usage, int c,
+		      const char *arg, struct ts_engine_opts *o);
 
 #endif

@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * A sink takes what the engine produces: interval rows (tcptop) or whole
- * sessions (tcplife).  Each sink is one file with a constructor listed in
- * sinks.c.
+ * A sink takes what the engine produces: interval rows (tcptop), whole
+ * sessions (tcplife) or both (tcpsightd's metrics and archive).  Each sink
+ * is one file with a constructor listed in sinks.c.
  */
 #ifndef TS_SINK_H
 #define TS_SINK_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -35,9 +36,18 @@ struct ts_sink_cfg {
 	struct ts_cgroups *cgroups;	/* the engine's: cgroup paths */
 	/* tcplife */
 	struct ts_life_fmt life;
+	/* tcpsightd: "metrics" counts rows into @metrics under @lock ... */
+	struct ts_metrics *metrics;
+	pthread_mutex_t *lock;		/* the HTTP thread reads the metrics */
+	/* ... "archive" writes rows and whole sessions as JSON lines. */
+	struct ts_jsonl *intervals;
+	struct ts_jsonl *sessions;
+	struct ts_engine *engine;	/* the engine's: its listeners */
 };
 
 struct ts_sink;
+struct ts_metrics;
+struct ts_jsonl;
 
 struct ts_sink_ops {
 	/* Once the baseline is taken, before anything else (headers). */
@@ -57,12 +67,15 @@ struct ts_sink {
 struct ts_sink *ts_sink_open(const char *name, const struct ts_sink_cfg *cfg);
 void ts_sink_close(struct ts_sink *k);
 
-/* -p and -4/-6 as every tcptop sink applies them. */
+/* -p and -4/-6 as every sink applies them, to rows and whole sessions. */
+bool ts_sink_wants(const struct ts_sink_cfg *c, uint32_t pid, uint16_t family);
 bool ts_sink_row_wanted(const struct ts_sink_cfg *c, const struct ts_row *r);
 
 /* Constructors the registry (sinks.c) lists. */
 struct ts_sink *ts_sink_table_new(const struct ts_sink_cfg *cfg);
 struct ts_sink *ts_sink_json_new(const struct ts_sink_cfg *cfg);
 struct ts_sink *ts_sink_life_new(const struct ts_sink_cfg *cfg);
+struct ts_sink *ts_sink_metrics_new(const struct ts_sink_cfg *cfg);
+struct ts_sink *ts_sink_archive_new(const struct ts_sink_cfg *cfg);
 
 #endif

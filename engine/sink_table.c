@@ -8,6 +8,10 @@
 #include <sys/socket.h>
 #include "sink.h"
 
+/*
+ * Lines the table may end with a newline: a terminal of N rows scrolls as
+ * soon as the Nth newline is written, so the cursor keeps the last row.
+ */
 static int screen_lines(const struct ts_sink_cfg *c)
 {
 	struct winsize ws;
@@ -16,7 +20,7 @@ static int screen_lines(const struct ts_sink_cfg *c)
 	if (c->no_clear || !isatty(fd) || ioctl(fd, TIOCGWINSZ, &ws) ||
 	    !ws.ws_row)
 		return 1 << 30;
-	return ws.ws_row;
+	return ws.ws_row - 1;
 }
 
 static void print_loadavg(FILE *out)
@@ -36,6 +40,7 @@ static void print_loadavg(FILE *out)
 	fprintf(out, "%s loadavg: %s\n\n", when, buf);
 }
 
+/* A family's block is its header, its rows and one blank line. */
 static int print_family(const struct ts_sink_cfg *c, const struct ts_row *rows,
 			size_t n, int family, int lines_left)
 {
@@ -46,11 +51,11 @@ static int print_family(const struct ts_sink_cfg *c, const struct ts_row *rows,
 	for (i = 0; i < n; i++)
 		if (rows[i].tuple.family == family && ts_sink_row_wanted(c, &rows[i]))
 			any = true;
-	if (!any || lines_left < 2)
+	if (!any || lines_left < 3)
 		return lines_left;
 	ts_top_header(c->out, family, c->container);
-	lines_left--;
-	for (i = 0; i < n && shown < c->rows && lines_left > 1; i++) {
+	lines_left -= 2;
+	for (i = 0; i < n && shown < c->rows && lines_left > 0; i++) {
 		if (rows[i].tuple.family != family ||
 		    !ts_sink_row_wanted(c, &rows[i]))
 			continue;
@@ -59,7 +64,7 @@ static int print_family(const struct ts_sink_cfg *c, const struct ts_row *rows,
 		lines_left--;
 	}
 	fputc('\n', c->out);
-	return lines_left - 1;
+	return lines_left;
 }
 
 static void table_rows(struct ts_sink *k, const struct ts_row *rows, size_t n,
@@ -68,6 +73,7 @@ static void table_rows(struct ts_sink *k, const struct ts_row *rows, size_t n,
 	const struct ts_sink_cfg *c = &k->cfg;
 	int lines = screen_lines(c);
 	size_t i, closed = 0;
+	bool summary;
 
 	if (!c->no_clear)
 		fputs("\033[H\033[2J", c->out);
@@ -75,11 +81,15 @@ static void table_rows(struct ts_sink *k, const struct ts_row *rows, size_t n,
 		print_loadavg(c->out);
 		lines -= 2;
 	}
+	/* The summary line's row is kept before the tables take theirs. */
+	summary = iv->mode != TS_MODE_POLL && lines > 0;
+	if (summary)
+		lines--;
 	lines = print_family(c, rows, n, AF_INET, lines);
-	lines = print_family(c, rows, n, AF_INET6, lines);
+	print_family(c, rows, n, AF_INET6, lines);
 	for (i = 0; i < n; i++)
 		closed += rows[i].closed;
-	if (iv->mode != TS_MODE_POLL && lines > 1)
+	if (summary)
 		fprintf(c->out, "-- %zu sessions moved bytes, %zu closed, "
 			"%llu close events lost\n", n, closed,
 			(unsigned long long)iv->lost);

@@ -11,6 +11,8 @@ static const struct {
 	{ "table", ts_sink_table_new },		/* tcptop's bcc table */
 	{ "json", ts_sink_json_new },		/* tcptop's JSON lines */
 	{ "life", ts_sink_life_new },		/* tcplife: table, CSV or JSON */
+	{ "metrics", ts_sink_metrics_new },	/* tcpsightd: Prometheus counters */
+	{ "archive", ts_sink_archive_new },	/* tcpsightd: zstd JSONL files */
 };
 
 struct ts_sink *ts_sink_open(const char *name, const struct ts_sink_cfg *cfg)
@@ -33,9 +35,14 @@ void ts_sink_close(struct ts_sink *k)
 		free(k);
 }
 
+bool ts_sink_wants(const struct ts_sink_cfg *c, uint32_t pid, uint16_t family)
+{
+	if (c->pid && pid != c->pid)
+		return false;
+	return !c->family || family == c->family;
+}
+
 bool ts_sink_row_wanted(const struct ts_sink_cfg *c, const struct ts_row *r)
 {
-	if (c->pid && r->pid != c->pid)
-		return false;
-	return !c->family || r->tuple.family == c->family;
+	return ts_sink_wants(c, r->pid, r->tuple.family);
 }

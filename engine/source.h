@@ -56,6 +56,8 @@ struct ts_source_ops {
 	/* The owner this source saw for a live connection, if any. */
 	bool (*owner)(struct ts_source *s, const struct ts_tuple *t,
 		      uint32_t *pid, char *comm);
+	/* Whether its last poll saw a listener on @port. */
+	bool (*listening)(struct ts_source *s, uint16_t port);
 	/* Sockets born per namespace since start, if this source sees births. */
 	bool (*births)(struct ts_source *s, ts_births_fn fn, void *arg);
 	void (*destroy)(struct ts_source *s);

@@ -176,7 +176,7 @@ static void count_sample(const struct ts_sample *s, void *arg)
 	cf->feed->sample(s, cf->feed->arg);
 }
 
-static int dump_ns(struct sockdiag *sd, struct ns_poll *ns)
+static int dump_ns(struct sockdiag *sd, struct ns_poll *ns, uint64_t *sockets)
 {
 	struct counted_feed cf = { sd->base.env->feed, 0 };
 	uint64_t births = ns->births;
@@ -186,6 +186,7 @@ static int dump_ns(struct sockdiag *sd, struct ns_poll *ns)
 		return ret;
 	ns->births_dumped = births;
 	ns->idle = cf.samples == 0;
+	*sockets += cf.samples;
 	return 0;
 }
 
@@ -224,6 +225,8 @@ static int dump_all(struct sockdiag *sd, bool births_known, char *err,
 	struct ts_engine_stats *st = sd->base.env->stats;
 	size_t i;
 
+	st->dump_sockets = 0;
+	st->namespaces = 0;
 	for (i = 0; i < sd->n; i++) {
 		struct ns_poll *ns = &sd->ns[i];
 		int ret;
@@ -233,10 +236,11 @@ static int dump_all(struct sockdiag *sd, bool births_known, char *err,
 			continue;
 		}
 		st->netns_polled++;
-		ret = dump_ns(sd, ns);
+		st->namespaces++;
+		ret = dump_ns(sd, ns, &st->dump_sockets);
 		if (ret == -EINVAL && sd->bc_ok) {
 			drop_bytecode(sd);
-			ret = dump_ns(sd, ns);
+			ret = dump_ns(sd, ns, &st->dump_sockets);
 		}
 		if (!ret)
 			continue;
@@ -290,6 +294,18 @@ static int sockdiag_collect(struct ts_source *s, char *err, size_t errlen)
 	return ret;
 }
 
+/* An idle namespace skipped keeps what its last dump saw. */
+static bool sockdiag_listening(struct ts_source *s, uint16_t port)
+{
+	struct sockdiag *sd = (struct sockdiag *)s;
+	size_t i;
+
+	for (i = 0; i < sd->n; i++)
+		if (ts_poller_listening(sd->ns[i].poller, port))
+			return true;
+	return false;
+}
+
 static void sockdiag_destroy(struct ts_source *s)
 {
 	struct sockdiag *sd = (struct sockdiag *)s;
@@ -303,6 +319,7 @@ static void sockdiag_destroy(struct ts_source *s)
 
 static const struct ts_source_ops sockdiag_ops = {
 	.collect = sockdiag_collect,
+	.listening = sockdiag_listening,
 	.destroy = sockdiag_destroy,
 };
 

@@ -490,3 +490,8 @@ int ts_poller_set_cgroups(struct ts_poller *p, const uint64_t *ids, size_t n)
 	p->bc_len = len;
 	return 0;
 }
+
+bool ts_poller_listening(const struct ts_poller *p, uint16_t port)
+{
+	return p->dump.listen_ports[port / 64] >> (port % 64) & 1;
+}

@@ -70,6 +70,8 @@ int ts_poller_set_cgroups(struct ts_poller *p, const uint64_t *ids, size_t n);
  */
 int ts_poller_dump(struct ts_poller *p, ts_sample_fn fn, void *arg);
 const struct ts_poller_stats *ts_poller_stats(const struct ts_poller *p);
+/* Whether the last complete dump listed a listener on @port. */
+bool ts_poller_listening(const struct ts_poller *p, uint16_t port);
 /*
  * Sees every raw reply buffer before it is parsed (fixture capture, and
  * tests that damage replies on purpose: the kernel never flags sock_diag

@@ -898,8 +898,10 @@ def test_life_filters_in_kernel():
     with Loopback("fk") as h:
         port = 47000
         others = 47100
-        tl = Tool(h.a, "-L", str(port), prog=TCPLIFE)
-        tr = Tool(h.a, "-D", str(port), prog=TCPLIFE)
+        # A full list (1024 ports, the wanted one last): one bitmap test.
+        many = ",".join(str(p) for p in range(1, 1024)) + ",%d" % port
+        tl = Tool(h.a, "-L", many, prog=TCPLIFE)
+        tr = Tool(h.a, "-D", many, prog=TCPLIFE)
         t6 = Tool(h.a, "-6", prog=TCPLIFE)
         t4 = Tool(h.a, "-4", prog=TCPLIFE)
         try:
@@ -1006,7 +1008,8 @@ def test_bad_options_exit_2():
 
 def test_tcplife_bad_options_exit_2():
     bad = [["-L", "70000"], ["-L", "0"], ["-D", "x"], ["-p", "abc"],
-           ["-p", "-5"], ["-L", "1,2,3,4,5,6,7,8,9"], ["-s", "--json"],
+           ["-p", "-5"], ["-L", ",".join(map(str, range(1, 1026)))],
+           ["-D", "1,123456"], ["-s", "--json"],
            ["--ring-size", "100"], ["--bogus"], ["extra"], ["-L"],
            ["-L", "80,"]]
     for args in bad:
@@ -1034,6 +1037,60 @@ def test_table_output():
     hdr = [l for l in lines if l.startswith("PID")]
     assert hdr and hdr[0].split() == ["PID", "COMM", "LADDR", "RADDR",
                                       "RX_KB", "TX_KB"], hdr
+
+
+TMUX_SOCKET = "tcpsight%d" % os.getpid()
+
+
+def tmux(*args, check=True):
+    """A tmux server of our own, so nobody else's sessions mix in."""
+    return sh("tmux", "-L", TMUX_SOCKET, *args, check=check)
+
+
+def test_top_screen_fits_terminal():
+    """tcptop in a real terminal (tmux) of several sizes, more sessions
+    than rows: the loadavg line stays on top, the summary line is seen,
+    nothing scrolls."""
+    need_root()
+    if not shutil_which("tmux"):
+        raise Skip("tmux not installed")
+    sizes = ((100, 12), (80, 24), (200, 50))
+    with Loopback("sc") as h:
+        load = subprocess.Popen(
+            [TCPLOAD] + [str(x) for x in long_lived(h.a, h.a, "127.0.0.1", 4,
+                                                      conns=40, rounds=80)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            for cols, rows in sizes:
+                tmux("new-session", "-d", "-s", "s%d" % rows, "-x",
+                     str(cols), "-y", str(rows),
+                     "ip netns exec %s %s 0.3" % (h.a, TCPTOP))
+            for cols, rows in sizes:
+                screen_check("s%d" % rows, cols, rows)
+        finally:
+            tmux("kill-server", check=False)
+            load.kill()
+            load.communicate()
+
+
+def screen_check(name, cols, rows):
+    deadline = time.time() + 20
+    while True:
+        lines = tmux("capture-pane", "-p", "-t", name).stdout.split("\n")
+        # A whole frame: drawn from the top down to the summary line.
+        if any(l.startswith("-- ") for l in lines) and \
+                sum(1 for l in lines if " 127.0.0.1:" in l) >= \
+                min(rows - 6, 20):
+            break
+        if time.time() > deadline:
+            raise AssertionError("%dx%d: no full frame: %r" %
+                                 (cols, rows, lines))
+        time.sleep(0.05)
+    assert len(lines) <= rows + 1, lines
+    assert lines[0].split()[1:2] == ["loadavg:"], \
+        "%dx%d: top line %r" % (cols, rows, lines[0])
+    summary = [i for i, l in enumerate(lines) if l.startswith("-- ")]
+    assert summary and summary[0] <= rows - 1, (cols, rows, lines)
 
 
 # ---------------------------------------------------------------- faults
@@ -1194,6 +1251,11 @@ def main(scope=None):
     if not os.access(TCPLOAD, os.X_OK) or not os.access(TCPTOP, os.X_OK):
         print("not ok build: tcptop or bench/tcpload missing (run make)")
         return 1
+    return run_cases(tests, want)
+
+
+def run_cases(tests, want):
+    """Runs (name, fn) cases whose name holds one of @want (all if none)."""
     failed = ran = 0
     for name, fn in tests:
         if want and not any(w in name for w in want):

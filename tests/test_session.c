@@ -2838,6 +2838,29 @@ static void test_session_info(void)
 	ts_acct_free(a);
 }
 
+/* Rows carry the SYN verdict as the role: born, baseline and unseen. */
+static void test_row_role(void)
+{
+	struct ts_acct *a = ts_acct_new(true, 2);
+	const struct ts_row *r;
+	size_t n;
+
+	poll_none(a, 1000);
+	POLL(a, 2000,
+	     smp_exact(1, TS_ESTABLISHED, true, 10, 20),
+	     smp_exact(2, TS_ESTABLISHED, false, 20, 10));
+	close_ev(a, ev_pay(3, true, TS_CF_ACTIVE_KNOWN | TS_CF_ACTIVE,
+			   5, 6, 1500, 1900));
+	close_ev(a, ev_pay(4, false, TS_CF_ACTIVE_KNOWN, 6, 5, 1500, 1900));
+	n = ts_acct_rows(a, TS_SORT_ALL, &r);
+	CHECK_EQ(n, 4);
+	CHECK(row_of(r, n, 1) && row_of(r, n, 1)->active);
+	CHECK(row_of(r, n, 2) && !row_of(r, n, 2)->active);
+	CHECK(row_of(r, n, 3) && row_of(r, n, 3)->active);
+	CHECK(row_of(r, n, 4) && !row_of(r, n, 4)->active);
+	ts_acct_free(a);
+}
+
 /* Trace mode: payload samples, payload close events, no corrections. */
 static void test_trace_mode_accounting(void)
 {
@@ -3801,6 +3824,7 @@ struct test_case {
 #define T(x) { #x, test_##x }
 
 static const struct test_case cases[] = {
+	T(row_role),
 	T(payload_sample_tx_every_state),
 	T(payload_sample_rx_every_state),
 	T(payload_sample_clamp),

@@ -23,8 +23,8 @@ static const char usage[] =
 "  -w              wide columns (IPv6)\n"
 "  -s              comma-separated values with a header; bytes exact\n"
 "  -p PID          only sessions owned by this process\n"
-"  -L PORTS        only these local ports (up to 8)\n"
-"  -D PORTS        only these remote ports (up to 8)\n"
+"  -L PORTS        only these local ports (up to 1024)\n"
+"  -D PORTS        only these remote ports (up to 1024)\n"
 "  -4, -6          only IPv4 / IPv6\n"
 "  --json          JSON Lines, one object per session\n"
 "  --ring-size N   ring buffer bytes (default 8388608)\n"
@@ -102,25 +102,6 @@ static bool parse_args(int argc, char **argv, struct ts_life_fmt *fmt,
 	return common.stats;
 }
 
-static double mono_to_unix(void)
-{
-	struct timespec rt, mono;
-
-	clock_gettime(CLOCK_REALTIME, &rt);
-	clock_gettime(CLOCK_MONOTONIC, &mono);
-	return (rt.tv_sec - mono.tv_sec) + (rt.tv_nsec - mono.tv_nsec) / 1e9;
-}
-
-static void setup_signals(void)
-{
-	struct sigaction sa = { .sa_handler = on_signal };
-
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-}
-
 static int run(struct ts_engine *eng)
 {
 	char err[256];
@@ -160,8 +141,8 @@ int main(int argc, char **argv)
 	int ret;
 
 	stats = parse_args(argc, argv, &sink.life, &o);
-	setup_signals();
-	sink.life.mono_to_unix = mono_to_unix();
+	ts_catch_signals(on_signal);
+	sink.life.mono_to_unix = ts_mono_to_unix();
 	/* Line by line even into a pipe: sessions show as they close. */
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	eng = ts_engine_open(&o, err, sizeof(err));

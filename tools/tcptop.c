@@ -65,7 +65,6 @@ static void on_signal(int sig)
 	stop_signal = sig;
 }
 
-enum { OPT_MODE = TS_OPT_TOOL, OPT_ATTACH, OPT_MAP, OPT_SOURCE };
 
 static void parse_sort(const char *s, enum ts_sort *sort)
 {
@@ -83,10 +82,7 @@ static void parse_args(int argc, char **argv, struct top_opts *o)
 {
 	static const struct option longopts[] = {
 		TS_COMMON_LONGOPTS,
-		{ "mode", required_argument, NULL, OPT_MODE },
-		{ "attach", required_argument, NULL, OPT_ATTACH },
-		{ "map-size", required_argument, NULL, OPT_MAP },
-		{ "source", required_argument, NULL, OPT_SOURCE },
+		TS_ENGINE_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -94,7 +90,8 @@ static void parse_args(int argc, char **argv, struct top_opts *o)
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":" TS_COMMON_SHORTOPTS "CSr:s:",
 				longopts, NULL)) != -1) {
-		if (ts_common_option("tcptop", usage, c, optarg, &o->common))
+		if (ts_common_option("tcptop", usage, c, optarg, &o->common) ||
+		    ts_engine_option("tcptop", usage, c, optarg, &o->eng))
 			continue;
 		switch (c) {
 		case 'C':
@@ -110,23 +107,6 @@ static void parse_args(int argc, char **argv, struct top_opts *o)
 			break;
 		case 's':
 			parse_sort(optarg, &o->sort);
-			break;
-		case OPT_MODE:
-			if (!ts_parse_mode(optarg, &o->eng.mode))
-				ts_usage_error("tcptop", usage, "unknown mode: '%s'", optarg);
-			break;
-		case OPT_ATTACH:
-			if (!ts_parse_attach(optarg, &o->eng.attach))
-				ts_usage_error("tcptop", usage, "unknown attach type: '%s'", optarg);
-			break;
-		case OPT_MAP:
-			if (!ts_parse_u32(optarg, 16, 1 << 24, &o->eng.map_entries))
-				ts_usage_error("tcptop", usage,
-					       "invalid map size: '%s' (16..16777216)", optarg);
-			break;
-		case OPT_SOURCE:
-			if (!ts_parse_poll_source(optarg, &o->eng.poll))
-				ts_usage_error("tcptop", usage, "unknown source: '%s'", optarg);
 			break;
 		default:
 			ts_bad_option("tcptop", usage, c, argv);
@@ -151,16 +131,6 @@ static void wait_until(uint64_t deadline_ns)
 	while (!stop_signal &&
 	       clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
 		;
-}
-
-static void setup_signals(void)
-{
-	struct sigaction sa = { .sa_handler = on_signal };
-
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
 }
 
 static int run(const struct top_opts *o, struct ts_engine *eng)
@@ -237,7 +207,7 @@ int main(int argc, char **argv)
 	o.eng.ready_file = o.common.ready_file;
 	o.eng.filter.owner_hooks = o.common.owner_hooks;
 	ts_engine_netns_opts(&o.eng, &o.common);
-	setup_signals();
+	ts_catch_signals(on_signal);
 	eng = ts_engine_open(&o.eng, err, sizeof(err));
 	if (!eng) {
 		fprintf(stderr, "tcptop: %s\n", err);

@@ -62,6 +62,11 @@ size_t ts_ring_size(size_t bytes)
 	return sz;
 }
 
+static void set_port_bit(volatile __u64 *bits, uint16_t port)
+{
+	bits[port / 64] |= 1ULL << (port % 64);
+}
+
 static void set_filters(struct tcpclose *skel,
 			const struct ts_tracer_opts *o)
 {
@@ -71,9 +76,9 @@ static void set_filters(struct tcpclose *skel,
 	skel->rodata->filter_pid = o->pid;
 	skel->rodata->filter_family = o->family;
 	for (i = 0; i < o->n_lports && i < TS_MAX_PORTS; i++)
-		skel->rodata->filter_lports[i] = o->lports[i];
+		set_port_bit(skel->rodata->filter_lports, o->lports[i]);
 	for (i = 0; i < o->n_rports && i < TS_MAX_PORTS; i++)
-		skel->rodata->filter_rports[i] = o->rports[i];
+		set_port_bit(skel->rodata->filter_rports, o->rports[i]);
 	skel->rodata->n_lports = o->n_lports;
 	skel->rodata->n_rports = o->n_rports;
 	skel->rodata->filter_cgroup_id = o->cgroup_id;

@@ -11,8 +11,6 @@
 #include "../common/session.h"
 #include "../common/hooks.h"
 
-#define TS_MAX_PORTS 8
-
 struct ts_tracer_opts {
 	size_t ring_bytes;		/* rounded up to a power of two */
 	uint32_t births_max;		/* sockets remembered between state changes */
