@@ -120,6 +120,7 @@ struct ts_acct_stats {
 	uint64_t syn_guessed;		/* active/passive not decidable exactly */
 	uint64_t syn_fixed;		/* guesses settled later (exact rule or probe) */
 	uint64_t oom;			/* allocations that failed: figures incomplete */
+	uint64_t race_late;		/* a dump/FIN race overcounted a printed row */
 };
 
 /* How the table is laid out (session.c), for tests and benchmarks. */

@@ -742,7 +742,7 @@ void ts_engine_print_stats(struct ts_engine *e, FILE *f, const char *prog)
 	fprintf(f, "%s: stats: mode %s%s%s source %s dumps %llu dump_retries %llu sessions %llu "
 		"born %llu closed_seen %llu closed_unseen %llu "
 		"closed_prebaseline %llu retired_unclosed %llu late_samples %llu "
-		"syn_guessed %llu syn_fixed %llu events %llu lost %llu "
+		"syn_guessed %llu syn_fixed %llu race_late %llu events %llu lost %llu "
 		"map_full %llu owner_scans %llu owner_full_scans %llu oom %llu "
 		"netns_polled %llu netns_idle_skips %llu netns_found %llu "
 		"netns_gone %llu netns_failed %llu netns_scans %llu "
@@ -762,6 +762,7 @@ void ts_engine_print_stats(struct ts_engine *e, FILE *f, const char *prog)
 		(unsigned long long)a->late_samples,
 		(unsigned long long)a->syn_guessed,
 		(unsigned long long)a->syn_fixed,
+		(unsigned long long)a->race_late,
 		(unsigned long long)e->stats.events,
 		(unsigned long long)e->stats.lost,
 		(unsigned long long)e->stats.map_full,

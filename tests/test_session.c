@@ -3814,6 +3814,70 @@ static void test_rows_keep_netns_and_cgroup(void)
 	ts_acct_free(a);
 }
 
+
+/*
+ * A dump that read the old state with the new counters (the FIN taken as
+ * payload): the close event's exact finals take the byte back from the
+ * interval's row, for the peer's FIN (rx) and the own acknowledged FIN (tx).
+ */
+static void test_close_takes_back_dump_fin_race(void)
+{
+	struct ts_acct *a = ts_acct_new(true, 2);
+	struct ts_sample v[2];
+	const struct ts_row *r, *x;
+	size_t n;
+
+	v[0] = smp_exact(5, TS_ESTABLISHED, true, 10, 10);
+	v[1] = smp_exact(6, TS_ESTABLISHED, true, 10, 10);
+	poll_v(a, 1000, v, 2);
+	v[0].bytes_received += 101;	/* 100 payload + the FIN, state not yet */
+	v[1].state = TS_FIN_WAIT1;
+	v[1].bytes_acked += 51;		/* 50 payload + its FIN acknowledged */
+	v[1].bytes_sent += 50;
+	poll_v(a, 2000, v, 2);
+	close_ev(a, ev_pay(5, true, TS_CF_ACTIVE_KNOWN | TS_CF_ACTIVE |
+			   TS_CF_PEER_FIN, 10, 110, 1, 2));
+	close_ev(a, ev_pay(6, true, TS_CF_ACTIVE_KNOWN | TS_CF_ACTIVE |
+			   TS_CF_FIN_ACKED, 60, 10, 1, 2));
+	n = ts_acct_rows(a, TS_SORT_ALL, &r);
+	CHECK_EQ(n, 2);
+	x = row_of(r, n, 5);
+	if (CHECK(x)) {
+		CHECK_EQ(x->rx, 100);
+		CHECK_EQ(x->tx, 0);
+	}
+	x = row_of(r, n, 6);
+	if (CHECK(x)) {
+		CHECK_EQ(x->tx, 50);
+		CHECK_EQ(x->rx, 0);
+	}
+	CHECK_EQ(ts_acct_stats(a)->race_late, 0);
+	ts_acct_free(a);
+}
+
+/* Printed in an earlier interval: it cannot be taken back, and says so. */
+static void test_close_race_late_counted(void)
+{
+	struct ts_acct *a = ts_acct_new(true, 2);
+	struct ts_sample v = smp_exact(7, TS_ESTABLISHED, true, 10, 10);
+	const struct ts_row *r;
+	size_t n;
+
+	poll_v(a, 1000, &v, 1);
+	v.bytes_received += 101;
+	poll_v(a, 2000, &v, 1);
+	n = ts_acct_rows(a, TS_SORT_ALL, &r);
+	CHECK_EQ(n, 1);
+	poll_v(a, 3000, &v, 1);
+	close_ev(a, ev_pay(7, true, TS_CF_ACTIVE_KNOWN | TS_CF_ACTIVE |
+			   TS_CF_PEER_FIN, 10, 110, 1, 2));
+	n = ts_acct_rows(a, TS_SORT_ALL, &r);
+	/* Nothing moved since: no row, or a closing one without bytes. */
+	CHECK(n == 0 || (n == 1 && r[0].rx == 0 && r[0].tx == 0));
+	CHECK_EQ(ts_acct_stats(a)->race_late, 1);
+	ts_acct_free(a);
+}
+
 /* ------------------------------------------------------------------ */
 
 struct test_case {
@@ -3900,6 +3964,8 @@ static const struct test_case cases[] = {
 	T(prop_hybrid_racy_order),
 	T(owner_hooks_order_every_kernel),
 	T(rows_keep_netns_and_cgroup),
+	T(close_takes_back_dump_fin_race),
+	T(close_race_late_counted),
 };
 
 int main(int argc, char **argv)
