@@ -12,6 +12,8 @@ PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 CFLAGS ?= -O2 -g
 CFLAGS += -Wall -Wextra -Werror -std=gnu11 -Ibuild $(PKG_CFLAGS) $(EXTRA_CFLAGS)
+# Header dependencies as the compiler sees them, not as globs guess them.
+DEPFLAGS = -MMD -MP
 LDLIBS += $(PKG_LIBS) -lm
 
 # Everything build, tests and bench need, from Debian.
@@ -70,20 +72,20 @@ $(B)/%.bpf.o: bpf/%.bpf.c bpf/tcpsight.h bpf/sock_tuple.bpf.h bpf/vmlinux.h | $(
 $(B)/%.skel.h: $(B)/%.bpf.o
 	$(BPFTOOL) gen skeleton $< name $* > $@.tmp && mv $@.tmp $@
 
-$(B)/%.o: common/%.c common/*.h bpf/tcpsight.h | $(B)
-	$(CC) $(CFLAGS) -c $< -o $@
-$(B)/%.o: poller/%.c poller/*.h common/*.h | $(B)
-	$(CC) $(CFLAGS) -c $< -o $@
-$(B)/%.o: tracer/%.c tracer/*.h $(SKELS) | $(B)
-	$(CC) $(CFLAGS) -c $< -o $@
-$(B)/%.o: engine/%.c engine/*.h common/*.h tracer/*.h poller/*.h sinks/*.h $(SKELS) | $(B)
-	$(CC) $(CFLAGS) -c $< -o $@
-$(B)/%.o: tools/%.c engine/*.h common/*.h tracer/*.h poller/*.h sinks/*.h $(SKELS) | $(B)
-	$(CC) $(CFLAGS) -c $< -o $@
-$(B)/%.o: sinks/%.c sinks/*.h common/*.h | $(B)
-	$(CC) $(CFLAGS) -c $< -o $@
-$(B)/%.o: tests/%.c common/*.h poller/*.h engine/*.h sinks/*.h $(SKELS) | $(B)
-	$(CC) $(CFLAGS) -c $< -o $@
+$(B)/%.o: common/%.c | $(B)
+	$(CC) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
+$(B)/%.o: poller/%.c | $(B)
+	$(CC) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
+$(B)/%.o: tracer/%.c $(SKELS) | $(B)
+	$(CC) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
+$(B)/%.o: engine/%.c $(SKELS) | $(B)
+	$(CC) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
+$(B)/%.o: tools/%.c $(SKELS) | $(B)
+	$(CC) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
+$(B)/%.o: sinks/%.c | $(B)
+	$(CC) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
+$(B)/%.o: tests/%.c $(SKELS) | $(B)
+	$(CC) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 $(OUT)/tcptop: $(B)/tcptop.o $(ENGINE)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
@@ -111,8 +113,8 @@ bench/baredump: bench/baredump.c
 	$(CC) $(CFLAGS) $< -o $@ $(PKG_LIBS)
 bench/pollbench: $(B)/pollbench.o $(COMMON) $(POLLER)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
-$(B)/pollbench.o: bench/pollbench.c poller/*.h common/*.h | $(B)
-	$(CC) $(CFLAGS) -c $< -o $@
+$(B)/pollbench.o: bench/pollbench.c | $(B)
+	$(CC) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 test: deps
 	$(MAKE) all $(TESTS) $(BENCH) $(B)/fuzz_parser $(B)/fuzz_acct
@@ -175,3 +177,5 @@ install: deps
 
 clean:
 	rm -rf $(B) build-asan tcptop tcplife tcpsightd $(BENCH) bpf/vmlinux.h
+
+-include $(wildcard $(B)/*.d)
