@@ -47,6 +47,13 @@ enum {
 	{ "container", no_argument, NULL, TS_OPT_CONTAINER },		\
 	{ "stats", no_argument, NULL, TS_OPT_STATS }
 
+/* The namespace and cgroup lines every front end's usage shares. */
+#define TS_NETNS_USAGE \
+"  --netns NS      all: every network namespace (default for root in the\n" \
+"                  initial one); self: this one (default otherwise);\n" \
+"                  PATH: the one at PATH (/run/netns/NAME, /proc/PID/ns/net)\n" \
+"  -c, --cgroup P  only sockets of cgroup v2 directory P or below\n"
+
 /* The --owner-hooks lines of both tools' usage: the tax is said there. */
 #define TS_OWNER_HOOKS_USAGE \
 "  --owner-hooks H where owners of accepted sockets come from: auto (default:\n" \

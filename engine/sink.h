@@ -71,6 +71,10 @@ void ts_sink_close(struct ts_sink *k);
 bool ts_sink_wants(const struct ts_sink_cfg *c, uint32_t pid, uint16_t family);
 bool ts_sink_row_wanted(const struct ts_sink_cfg *c, const struct ts_row *r);
 
+/* The JSON row format of one interval, as every JSON-writing sink uses it. */
+struct ts_top_fmt ts_sink_top_fmt(const struct ts_sink_cfg *c,
+				  const struct ts_interval *iv);
+
 /* Constructors the registry (sinks.c) lists. */
 struct ts_sink *ts_sink_table_new(const struct ts_sink_cfg *cfg);
 struct ts_sink *ts_sink_json_new(const struct ts_sink_cfg *cfg);

@@ -33,12 +33,7 @@ static void archive_rows(struct ts_sink *k, const struct ts_row *rows,
 {
 	struct archive_sink *as = (struct archive_sink *)k;
 	const struct ts_sink_cfg *c = &k->cfg;
-	struct ts_top_fmt fmt = {
-		.ts = iv->ts,
-		.interval = iv->seconds,
-		.lost = iv->lost,
-		.cgroups = c->cgroups,
-	};
+	struct ts_top_fmt fmt = ts_sink_top_fmt(c, iv);
 	size_t i;
 
 	for (i = 0; i < n; i++) {

@@ -7,12 +7,7 @@ static void json_rows(struct ts_sink *k, const struct ts_row *rows, size_t n,
 		      const struct ts_interval *iv)
 {
 	const struct ts_sink_cfg *c = &k->cfg;
-	struct ts_top_fmt fmt = {
-		.ts = iv->ts,
-		.interval = iv->seconds,
-		.lost = iv->lost,
-		.cgroups = c->cgroups,
-	};
+	struct ts_top_fmt fmt = ts_sink_top_fmt(c, iv);
 	size_t i, shown = 0;
 
 	for (i = 0; i < n; i++) {

@@ -46,3 +46,16 @@ bool ts_sink_row_wanted(const struct ts_sink_cfg *c, const struct ts_row *r)
 {
 	return ts_sink_wants(c, r->pid, r->tuple.family);
 }
+
+struct ts_top_fmt ts_sink_top_fmt(const struct ts_sink_cfg *c,
+				  const struct ts_interval *iv)
+{
+	struct ts_top_fmt fmt = {
+		.ts = iv->ts,
+		.interval = iv->seconds,
+		.lost = iv->lost,
+		.cgroups = c->cgroups,
+	};
+
+	return fmt;
+}

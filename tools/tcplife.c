@@ -30,10 +30,7 @@ static const char usage[] =
 "  --ring-size N   ring buffer bytes (default 8388608)\n"
 "  --ready-file F  create F once the probe is attached (for scripts)\n"
 TS_OWNER_HOOKS_USAGE
-"  --netns NS      all: every network namespace (default for root in the\n"
-"                  initial one); self: this one (default otherwise);\n"
-"                  PATH: the one at PATH (/run/netns/NAME, /proc/PID/ns/net)\n"
-"  -c, --cgroup P  only sockets of cgroup v2 directory P or below\n"
+TS_NETNS_USAGE
 "  --container     add a CONTAINER column (from the socket's cgroup)\n"
 "  --stats         print the engine's counters to stderr at exit\n"
 "Sessions born before tcplife started show MS as '-' (duration unknown).\n";

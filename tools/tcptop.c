@@ -37,10 +37,7 @@ static const char usage[] =
 "  --map-size N    trace mode: live sessions the BPF map holds (65536)\n"
 "  --stats         print the engine's counters to stderr at exit\n"
 TS_OWNER_HOOKS_USAGE
-"  --netns NS      all: every network namespace (default for root in the\n"
-"                  initial one); self: this one (default otherwise);\n"
-"                  PATH: the one at PATH (/run/netns/NAME, /proc/PID/ns/net)\n"
-"  -c, --cgroup P  only sockets of cgroup v2 directory P or below\n"
+TS_NETNS_USAGE
 "  --container     add a CONTAINER column (from the socket's cgroup)\n"
 "  --ready-file F  create F once the baseline is taken (for scripts)\n"
 "  interval        seconds, fractions allowed (default 1)\n"

@@ -12,6 +12,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "tcpiter.h"
+#include "tracer.h"
 #include "tcpiter.skel.h"
 
 #define READ_BUF (64 * 1024)
@@ -24,19 +25,10 @@ struct ts_iter {
 	char buf[READ_BUF];
 };
 
-static int libbpf_quiet(enum libbpf_print_level level, const char *fmt,
-			va_list ap)
-{
-	(void)level;
-	(void)fmt;
-	(void)ap;
-	return 0;
-}
-
 struct ts_iter *ts_iter_open(uint32_t netns, char *why, size_t len)
 {
 	struct ts_iter *it = calloc(1, sizeof(*it));
-	libbpf_print_fn_t old = libbpf_set_print(libbpf_quiet);
+	libbpf_print_fn_t old = libbpf_set_print(ts_libbpf_quiet);
 
 	if (!it) {
 		snprintf(why, len, "out of memory");

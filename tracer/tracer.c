@@ -31,8 +31,8 @@ struct ts_tracer {
 	__u64 pend_keys[PENDING_BATCH];
 };
 
-static int libbpf_quiet(enum libbpf_print_level level, const char *fmt,
-			va_list ap)
+int ts_libbpf_quiet(enum libbpf_print_level level, const char *fmt,
+		    va_list ap)
 {
 	if (!getenv("TCPSIGHT_DEBUG") || level == LIBBPF_DEBUG)
 		return 0;
@@ -387,7 +387,7 @@ struct ts_tracer *ts_tracer_open(const struct ts_tracer_opts *opts,
 		snprintf(errbuf, errlen, "out of memory");
 		return NULL;
 	}
-	libbpf_set_print(libbpf_quiet);
+	libbpf_set_print(ts_libbpf_quiet);
 	t->fn = fn;
 	t->arg = arg;
 	t->ncpus = libbpf_num_possible_cpus();

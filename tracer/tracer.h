@@ -6,7 +6,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdarg.h>
 #include <linux/types.h>
+#include <bpf/libbpf.h>
 #include "../bpf/tcpsight.h"
 #include "../common/session.h"
 #include "../common/hooks.h"
@@ -73,6 +75,12 @@ int ts_tracer_births(struct ts_tracer *t, ts_births_fn fn, void *arg);
 size_t ts_ring_size(size_t bytes);
 /* A BPF load/attach errno in words; privilege errors say what is missing. */
 const char *ts_bpf_error(int err);
+/*
+ * libbpf's logger for every loader: silent, but for warnings when
+ * TCPSIGHT_DEBUG is set (the tools print their own one-line errors).
+ */
+int ts_libbpf_quiet(enum libbpf_print_level level, const char *fmt,
+		    va_list ap);
 /* Whether this kernel and process can run the probe at all; why not. */
 bool ts_tracer_supported(char *why, size_t len);
 
