@@ -429,36 +429,29 @@ static void account(struct ts_acct *a, uint32_t i, const struct ts_obs *o)
 
 /*
  * A dump reads a socket's state before its counters, without the lock the
- * softirq holds while it takes a FIN: a sample may show the old state with
- * the new counters, so the FIN's sequence number passes for a payload byte
- * (seen on Debian's 6.1: 3 of 1440 sides).  The close event's finals are
+ * softirq holds while it takes the peer's FIN: a sample may show the old
+ * state with the new bytes_received, so the FIN passes for a payload byte
+ * (seen on Debian's 6.1: 3 of 1440 sides).  The close event's final is
  * exact; where the previous sample claimed more, take the excess back from
  * this interval's row.  A row an earlier interval already printed cannot be
- * taken back: counted in race_late.
+ * taken back: counted in race_late.  (tx is left to the SYN settlement and
+ * its debit, which already take back what a guess overcounted.)
  */
 static void take_back_race(struct ts_acct *a, uint32_t i, const struct ts_obs *o)
 {
 	struct hot *h = &a->hot[i];
-	int64_t tx_over = last_tx(h) - ts_payload_tx(o->acked, syn_of(h), o->fin);
 	int64_t rx_over = h->last_rx - o->rx;
 	struct ts_row *r;
 
-	if (tx_over <= 0 && rx_over <= 0)
+	if (rx_over <= 0)
 		return;
 	r = h->row != NONE ? &a->pend.v[h->row] : NULL;
-	if (tx_over > 0 && r && r->tx >= tx_over) {
-		r->tx -= tx_over;
-		h->last_acked = o->acked;
-		set_flag(h, F_LAST_FIN, o->fin);
-		tx_over = 0;
-	}
-	if (rx_over > 0 && r && r->rx >= rx_over) {
+	if (r && r->rx >= rx_over) {
 		r->rx -= rx_over;
 		h->last_rx = o->rx;
-		rx_over = 0;
+		return;
 	}
-	if (tx_over > 0 || rx_over > 0)
-		a->stats.race_late++;
+	a->stats.race_late++;
 }
 
 /*
