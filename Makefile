@@ -127,6 +127,7 @@ test: deps
 KERNELS ?= 6.1 6.12
 test-kernels: deps
 	$(MAKE) all $(TESTS) $(BENCH)
+	$(if $(GUEST_TESTS),TESTS="$(GUEST_TESTS)") \
 	tests/kernels/run $(foreach k,$(KERNELS),--kernel $(k)) $(if $(NO_HOST),--no-host) \
 		$(if $(HOST_OUTPUT),--host-output $(HOST_OUTPUT))
 
