@@ -26,7 +26,7 @@ struct ts_cgroups {
 /* nftw() has no argument for its callback. */
 static struct ts_cgroups *walking;
 
-static char *find_mount(void)
+char *ts_cgroup2_mount(void)
 {
 	FILE *f = setmntent("/proc/mounts", "r");
 	struct mntent *m;
@@ -47,7 +47,7 @@ struct ts_cgroups *ts_cgroups_new(void)
 
 	if (!cg)
 		return NULL;
-	cg->mount = find_mount();
+	cg->mount = ts_cgroup2_mount();
 	cg->mount_len = cg->mount ? strlen(cg->mount) : 0;
 	return cg;
 }

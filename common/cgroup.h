@@ -20,6 +20,8 @@ struct ts_cgroup_stats {
 };
 
 /* NULL: out of memory.  No cgroup2 mount is fine: every path is unknown. */
+/* Where cgroup2 is mounted, as this process sees it (malloc'ed); NULL: nowhere. */
+char *ts_cgroup2_mount(void);
 struct ts_cgroups *ts_cgroups_new(void);
 void ts_cgroups_free(struct ts_cgroups *cg);
 /* The cgroup2 mount point, from /proc/mounts; NULL if none. */

@@ -12,6 +12,7 @@
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include "tracer.h"
+#include "../common/cgroup.h"
 #include "tcpclose.skel.h"
 
 #define TRACEFS "/sys/kernel/tracing"
@@ -112,29 +113,6 @@ static bool btf_has_func(const char *name)
 }
 
 /*
- * The cgroup2 mount as this process sees it.  An fd of the directory is
- * all a bpf_link needs.
- */
-static int cgroup2_fd_from(const char *mounts, const char *prefix)
-{
-	char line[4096], dev[256], dir[2048], type[64], path[2200];
-	FILE *f = fopen(mounts, "re");
-	int fd = -1;
-
-	if (!f)
-		return -1;
-	while (fd < 0 && fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%255s %2047s %63s", dev, dir, type) != 3 ||
-		    strcmp(type, "cgroup2"))
-			continue;
-		snprintf(path, sizeof(path), "%s%s", prefix, dir);
-		fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	}
-	fclose(f);
-	return fd;
-}
-
-/*
  * A cgroup2 superblock of our own, never attached to any directory
  * (fsopen/fsmount): the same hierarchy, visible to no one, gone with the
  * last fd.  Needs CAP_SYS_ADMIN.
@@ -159,9 +137,16 @@ static int cgroup2_fd_detached(void)
 	return fd;
 }
 
+/*
+ * The cgroup2 mount the cgroup paths are read from (common/cgroup.c): an
+ * fd of its directory is all a bpf_link needs.
+ */
 int ts_cgroup2_root_fd(void)
 {
-	int fd = cgroup2_fd_from("/proc/self/mounts", "");
+	char *dir = ts_cgroup2_mount();
+	int fd = dir ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+
+	free(dir);
 
 	if (fd < 0)
 		fd = cgroup2_fd_detached();
